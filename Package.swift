@@ -1,0 +1,53 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Kernels are optimised even in debug builds: unoptimised SIMD code is tens
+// of times slower and the real-model tests would not finish.
+let fastKernels: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .debug))]
+
+let package = Package(
+    name: "Dojo",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "dojo", targets: ["dojo"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // System-library shims over Debian's libzmq and liblz4.
+        .systemLibrary(name: "CZeroMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
+        .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+
+        // Inference side: never imports networking.
+        .target(name: "Kernels", swiftSettings: fastKernels),
+        .target(name: "Models", dependencies: ["Kernels", .product(name: "Logging", package: "swift-log")],
+                swiftSettings: fastKernels),
+        .target(name: "DomainTasks", dependencies: ["Models", .product(name: "Logging", package: "swift-log")]),
+
+        // Control side: never imports kernels or models.
+        .target(name: "Wire", dependencies: ["CZeroMQ", "CLZ4", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Coordinator", dependencies: ["Wire", .product(name: "Logging", package: "swift-log")]),
+
+        // The one place the two sides meet.
+        .target(name: "Worker", dependencies: ["Wire", "DomainTasks", "Models", .product(name: "Logging", package: "swift-log")]),
+
+        .executableTarget(name: "dojo", dependencies: [
+            "Kernels", "Models", "DomainTasks", "Wire", "Coordinator", "Worker",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        .target(name: "TestSupport", dependencies: ["Kernels", "Models"]),
+
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Kernels", "TestSupport"]),
+        .testTarget(name: "DomainTasksTests", dependencies: ["DomainTasks", "TestSupport"]),
+        .testTarget(name: "WireTests", dependencies: ["Wire"]),
+        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Wire"]),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "TestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

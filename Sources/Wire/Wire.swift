@@ -1,0 +1,2 @@
+// Wire: the protocol between coordinator, workers and clients: versioned
+// messages, their binary encoding, LZ4 frames and the ZeroMQ sockets.

@@ -1,0 +1,9 @@
+import ArgumentParser
+
+@main
+struct Dojo: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dojo",
+        abstract: "Batch transformer inference over documents: encoders, decoders, LoRA, a coordinator and workers.",
+        subcommands: [])
+}
