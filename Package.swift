@@ -14,6 +14,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // System-library shims over Debian's libzmq and liblz4.
@@ -24,7 +25,7 @@ let package = Package(
         .target(name: "Kernels", swiftSettings: fastKernels),
         .target(name: "Models", dependencies: ["Kernels", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: fastKernels),
-        .target(name: "DomainTasks", dependencies: ["Models", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "DomainTasks", dependencies: ["Models", "Yams", .product(name: "Logging", package: "swift-log")]),
 
         // Control side: never imports kernels or models.
         .target(name: "Wire", dependencies: ["CZeroMQ", "CLZ4", .product(name: "Logging", package: "swift-log")]),

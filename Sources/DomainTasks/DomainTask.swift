@@ -1,0 +1,129 @@
+import Foundation
+import Kernels
+import Models
+
+/// What a task produced for one document: one JSON line.
+public struct TaskRecord: Sendable, Equatable {
+    public var json: String
+    public var isError: Bool
+    /// Model tokens the document cost (0 for tasks without a model).
+    public var tokens: Int
+
+    public init(json: String, isError: Bool = false, tokens: Int = 0) {
+        self.json = json
+        self.isError = isError
+        self.tokens = tokens
+    }
+
+    /// `{"id": …, "error": …}` for a document the task could not process.
+    public static func error(_ id: DocumentID, _ message: String) -> TaskRecord {
+        TaskRecord(json: "{\"id\":\(id.json),\"error\":\(JSONText.quote(message))}", isError: true)
+    }
+}
+
+/// A job's work on documents: one record per document, in order. A document that fails gets an
+/// error record and the others go on; only a bug may stop the batch.
+public protocol DomainTask: AnyObject {
+    func run(_ documents: [Document]) -> [TaskRecord]
+}
+
+/// Where tasks get models; the worker's cache and `dojo run` provide it.
+public protocol ModelProvider: AnyObject {
+    var pool: ThreadPool { get }
+    func encoder(_ name: String) throws -> SentenceEncoder
+    func adapter(_ path: String, for encoder: SentenceEncoder) throws -> LoRAAdapter
+}
+
+/// Loads each model and adapter once and keeps it (for one-process runs).
+public final class CachingModelProvider: ModelProvider {
+    public let pool: ThreadPool
+    private var encoders: [String: SentenceEncoder] = [:]
+    private var adapters: [String: LoRAAdapter] = [:]
+    private let lock = NSLock()
+
+    public init(pool: ThreadPool) { self.pool = pool }
+
+    public func encoder(_ name: String) throws -> SentenceEncoder {
+        lock.lock(); defer { lock.unlock() }
+        let url = try ModelRegistry.resolve(name)
+        if let e = encoders[url.path] { return e }
+        let e = try SentenceEncoder(directory: url)
+        encoders[url.path] = e
+        return e
+    }
+
+    public func adapter(_ path: String, for encoder: SentenceEncoder) throws -> LoRAAdapter {
+        lock.lock(); defer { lock.unlock() }
+        let key = encoder.directory.path + "|" + path
+        if let a = adapters[key] { return a }
+        let a = try encoder.loadAdapter(URL(fileURLWithPath: path))
+        adapters[key] = a
+        return a
+    }
+}
+
+/// The tasks a job spec may name, their validation, and their construction.
+public enum TaskCatalog {
+    /// Tasks for users; `test-crash` exists only when `DOJO_TEST_TASKS=1`.
+    public static var names: [String] {
+        var n = ["embed", "noop"]
+        if ProcessInfo.processInfo.environment["DOJO_TEST_TASKS"] == "1" { n.append("test-crash") }
+        return n
+    }
+
+    /// Checks a spec before anything is queued: the task exists, the model resolves, the adapter loads and fits.
+    public static func validate(_ spec: JobSpec, source: String) throws {
+        guard names.contains(spec.task) else {
+            throw SpecError(source, "unknown task '\(spec.task)'; known tasks: \(names.joined(separator: ", "))")
+        }
+        if spec.task == "embed" {
+            guard let model = spec.model else { throw SpecError(source, "task 'embed' needs a 'model' (e.g. minilm)") }
+            let encoder: SentenceEncoder
+            do { encoder = try SentenceEncoder(directory: try ModelRegistry.resolve(model)) } catch {
+                throw SpecError(source, "model: \(error)")
+            }
+            if let adapter = spec.adapter {
+                do { _ = try encoder.loadAdapter(URL(fileURLWithPath: adapter)) } catch {
+                    throw SpecError(source, "adapter: \(error)")
+                }
+            }
+            let batch = spec.int("batch", default: 32)
+            guard batch >= 1 && batch <= 4096 else { throw SpecError(source, "params.batch must be in 1...4096, not \(batch)") }
+        }
+    }
+
+    /// Builds the task a spec names.
+    public static func make(_ spec: JobSpec, models: ModelProvider) throws -> DomainTask {
+        switch spec.task {
+        case "embed":
+            guard let model = spec.model else { throw SpecError("job spec", "task 'embed' needs a 'model'") }
+            let encoder = try models.encoder(model)
+            let adapter = try spec.adapter.map { try models.adapter($0, for: encoder) }
+            return EmbedTask(encoder: encoder, adapter: adapter, pool: models.pool, batch: spec.int("batch", default: 32))
+        case "noop":
+            return NoopTask()
+        case "test-crash" where names.contains("test-crash"):
+            return CrashTestTask(marker: spec.string("marker") ?? "CRASH")
+        default:
+            throw SpecError("job spec", "unknown task '\(spec.task)'; known tasks: \(names.joined(separator: ", "))")
+        }
+    }
+}
+
+/// `{"id": …}` per document: measures the pipeline without a model.
+public final class NoopTask: DomainTask {
+    public init() {}
+    public func run(_ documents: [Document]) -> [TaskRecord] {
+        documents.map { TaskRecord(json: "{\"id\":\($0.id.json)}") }
+    }
+}
+
+/// Test-only: kills the process on a document containing `marker`, to exercise poison-document isolation.
+public final class CrashTestTask: DomainTask {
+    let marker: String
+    public init(marker: String) { self.marker = marker }
+    public func run(_ documents: [Document]) -> [TaskRecord] {
+        for d in documents where d.text.contains(marker) { abort() }
+        return documents.map { TaskRecord(json: "{\"id\":\($0.id.json),\"chars\":\($0.text.count)}") }
+    }
+}
