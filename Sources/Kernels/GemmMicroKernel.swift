@@ -1,0 +1,101 @@
+// GemmMicroKernel: the 12×32 register tile of Gemm (24 SIMD16 accumulators of the
+// 32 zmm registers). Written out by hand-unrolling (generated once by a script) so the
+// accumulators stay in registers: no arrays, no loops over rows in the hot loop.
+
+extension Gemm {
+    /// Rows of C per micro-tile.
+    static let mr = 12
+    /// Columns of C per micro-tile (two SIMD16).
+    static let nr = 32
+
+    /// tile[12×32] (row stride ldc) = alpha · Σ_p a_i[p] · b[p][0..<32] (+ bias) (+ tile when beta).
+    /// `rows` A row pointers (start at this k chunk): rows 0..<12 are a + r_i·lda with r_i = i < mr ? i : 0,
+    /// b is a packed panel [kc][32].
+    @inline(never)
+    static func microKernel12x32(kc: Int, a: UnsafePointer<Float>, lda: Int, mr: Int,
+                                 b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
+                                 alpha: Float, bias: UnsafePointer<Float>?, beta: Bool) {
+        let a0 = a
+        let a1 = a + (1 < mr ? 1 * lda : 0)
+        let a2 = a + (2 < mr ? 2 * lda : 0)
+        let a3 = a + (3 < mr ? 3 * lda : 0)
+        let a4 = a + (4 < mr ? 4 * lda : 0)
+        let a5 = a + (5 < mr ? 5 * lda : 0)
+        let a6 = a + (6 < mr ? 6 * lda : 0)
+        let a7 = a + (7 < mr ? 7 * lda : 0)
+        let a8 = a + (8 < mr ? 8 * lda : 0)
+        let a9 = a + (9 < mr ? 9 * lda : 0)
+        let a10 = a + (10 < mr ? 10 * lda : 0)
+        let a11 = a + (11 < mr ? 11 * lda : 0)
+        var c0x = SIMD16<Float>.zero, c0y = SIMD16<Float>.zero
+        var c1x = SIMD16<Float>.zero, c1y = SIMD16<Float>.zero
+        var c2x = SIMD16<Float>.zero, c2y = SIMD16<Float>.zero
+        var c3x = SIMD16<Float>.zero, c3y = SIMD16<Float>.zero
+        var c4x = SIMD16<Float>.zero, c4y = SIMD16<Float>.zero
+        var c5x = SIMD16<Float>.zero, c5y = SIMD16<Float>.zero
+        var c6x = SIMD16<Float>.zero, c6y = SIMD16<Float>.zero
+        var c7x = SIMD16<Float>.zero, c7y = SIMD16<Float>.zero
+        var c8x = SIMD16<Float>.zero, c8y = SIMD16<Float>.zero
+        var c9x = SIMD16<Float>.zero, c9y = SIMD16<Float>.zero
+        var c10x = SIMD16<Float>.zero, c10y = SIMD16<Float>.zero
+        var c11x = SIMD16<Float>.zero, c11y = SIMD16<Float>.zero
+        var bp = b
+        for p in 0..<kc {
+            let b0 = UnsafeRawPointer(bp).loadUnaligned(as: SIMD16<Float>.self)
+            let b1 = UnsafeRawPointer(bp + 16).loadUnaligned(as: SIMD16<Float>.self)
+            let s0 = SIMD16<Float>(repeating: a0[p])
+            madd(&c0x, s0, b0); madd(&c0y, s0, b1)
+            let s1 = SIMD16<Float>(repeating: a1[p])
+            madd(&c1x, s1, b0); madd(&c1y, s1, b1)
+            let s2 = SIMD16<Float>(repeating: a2[p])
+            madd(&c2x, s2, b0); madd(&c2y, s2, b1)
+            let s3 = SIMD16<Float>(repeating: a3[p])
+            madd(&c3x, s3, b0); madd(&c3y, s3, b1)
+            let s4 = SIMD16<Float>(repeating: a4[p])
+            madd(&c4x, s4, b0); madd(&c4y, s4, b1)
+            let s5 = SIMD16<Float>(repeating: a5[p])
+            madd(&c5x, s5, b0); madd(&c5y, s5, b1)
+            let s6 = SIMD16<Float>(repeating: a6[p])
+            madd(&c6x, s6, b0); madd(&c6y, s6, b1)
+            let s7 = SIMD16<Float>(repeating: a7[p])
+            madd(&c7x, s7, b0); madd(&c7y, s7, b1)
+            let s8 = SIMD16<Float>(repeating: a8[p])
+            madd(&c8x, s8, b0); madd(&c8y, s8, b1)
+            let s9 = SIMD16<Float>(repeating: a9[p])
+            madd(&c9x, s9, b0); madd(&c9y, s9, b1)
+            let s10 = SIMD16<Float>(repeating: a10[p])
+            madd(&c10x, s10, b0); madd(&c10y, s10, b1)
+            let s11 = SIMD16<Float>(repeating: a11[p])
+            madd(&c11x, s11, b0); madd(&c11y, s11, b1)
+            bp += 32
+        }
+        let va = SIMD16<Float>(repeating: alpha)
+        var bx = SIMD16<Float>.zero, by = SIMD16<Float>.zero
+        if let bias {
+            bx = UnsafeRawPointer(bias).loadUnaligned(as: SIMD16<Float>.self)
+            by = UnsafeRawPointer(bias + 16).loadUnaligned(as: SIMD16<Float>.self)
+        }
+        @inline(__always) func store(_ row: UnsafeMutablePointer<Float>, _ x: SIMD16<Float>, _ y: SIMD16<Float>) {
+            var ox = bx, oy = by
+            madd(&ox, va, x); madd(&oy, va, y)
+            if beta {
+                ox += UnsafeRawPointer(row).loadUnaligned(as: SIMD16<Float>.self)
+                oy += UnsafeRawPointer(row + 16).loadUnaligned(as: SIMD16<Float>.self)
+            }
+            UnsafeMutableRawPointer(row).storeBytes(of: ox, as: SIMD16<Float>.self)
+            UnsafeMutableRawPointer(row + 16).storeBytes(of: oy, as: SIMD16<Float>.self)
+        }
+        store(c + 0 * ldc, c0x, c0y)
+        store(c + 1 * ldc, c1x, c1y)
+        store(c + 2 * ldc, c2x, c2y)
+        store(c + 3 * ldc, c3x, c3y)
+        store(c + 4 * ldc, c4x, c4y)
+        store(c + 5 * ldc, c5x, c5y)
+        store(c + 6 * ldc, c6x, c6y)
+        store(c + 7 * ldc, c7x, c7y)
+        store(c + 8 * ldc, c8x, c8y)
+        store(c + 9 * ldc, c9x, c9y)
+        store(c + 10 * ldc, c10x, c10y)
+        store(c + 11 * ldc, c11x, c11y)
+    }
+}
