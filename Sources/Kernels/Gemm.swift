@@ -8,8 +8,8 @@
 public enum Gemm {
     /// Rows of A below which the dot-product path (no packing) is used.
     static let smallM = 4
-    /// Largest k chunk per pass over C (an A micro-panel of 12 × kc floats stays in L1).
-    static let kcMax = 256
+    /// Largest k chunk per pass over C (an A micro-panel of 12 × kc floats, 18 KiB, stays in L1).
+    static let kcMax = 384
     /// Largest row block of one work tile.
     static let mcMax = 384
     /// Largest packed-B block shared by one parallel loop, in floats (12 MiB).
@@ -79,12 +79,6 @@ public enum Gemm {
             let packedB = pool.sharedScratch(count: panels * panelFloats)
             let colBase = firstPanel * nr
 
-            // Pack this block of B: panel pi holds columns colBase + pi·32 ..< +32, as [k][32].
-            pool.parallelFor(panels) { pi, _ in
-                let col = colBase + pi * nr
-                packPanel(b + col * ldb, ldb: ldb, cols: min(nr, n - col), k: k, into: packedB + pi * panelFloats)
-            }
-
             // Tiles: rows blocks × groups of panels, split until there is enough work for the pool.
             let mBlocksMin = (m + mcMax - 1) / mcMax
             var panelsPerTile = 4
@@ -96,11 +90,27 @@ public enum Gemm {
             let mc = ((m + wantedMBlocks - 1) / wantedMBlocks + mr - 1) / mr * mr
             let mBlocks = (m + mc - 1) / mc
 
+            // Pack this block of B: panel pi holds columns colBase + pi·32 ..< +32, as [k][32].
+            // With one row block each tile owns its panels and packs them itself (one loop, not two).
+            let packInTile = mBlocks == 1
+            if !packInTile {
+                pool.parallelFor(panels) { pi, _ in
+                    let col = colBase + pi * nr
+                    packPanel(b + col * ldb, ldb: ldb, cols: min(nr, n - col), k: k, into: packedB + pi * panelFloats)
+                }
+            }
+
             pool.parallelFor(mBlocks * groups) { tile, worker in
                 let row0 = (tile / groups) * mc
                 let rows = min(mc, m - row0)
                 let p0 = (tile % groups) * panelsPerTile
                 let p1 = min(p0 + panelsPerTile, panels)
+                if packInTile {
+                    for pi in p0..<p1 {
+                        let col = colBase + pi * nr
+                        packPanel(b + col * ldb, ldb: ldb, cols: min(nr, n - col), k: k, into: packedB + pi * panelFloats)
+                    }
+                }
                 var k0 = 0
                 while k0 < k {
                     let kc = min(kcStep, k - k0)
