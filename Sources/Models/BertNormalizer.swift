@@ -3,8 +3,8 @@
 // `BertPreTokenizer`, on Unicode scalars (no per-character Strings).
 //
 // Order, as HF applies it: clean text (drop U+0000, U+FFFD and "other"
-// characters Cc/Cf/Cs/Co/Cn except \t\n\r; whitespace → space), space out CJK
-// ideographs, strip accents (NFD, drop Mn), lowercase (per character, the full
+// characters Cc/Cf/Cs/Co/Cn except \t\n\r, so VT, FF and NEL go too; other
+// whitespace → space), space out CJK ideographs, strip accents (NFD, drop Mn), lowercase (per character, the full
 // Unicode lowercase mapping like Rust's `char::to_lowercase`).
 import Foundation
 
@@ -42,11 +42,9 @@ public struct BertNormalizer: Sendable, Equatable {
             if c < 0x80 {
                 if cleanText {
                     if c == 0x09 || c == 0x0A || c == 0x0D || c == 0x20 { out.append(0x20); continue }
-                    if c < 0x20 || c == 0x7F {
-                        // VT and FF are whitespace; the other C0 controls and DEL are dropped.
-                        if c == 0x0B || c == 0x0C { out.append(0x20) }
-                        continue
-                    }
+                    // Other C0 controls and DEL are dropped, VT and FF too:
+                    // HF tests "control" before "whitespace".
+                    if c < 0x20 || c == 0x7F { continue }
                 }
                 out.append(lowercase && c >= 0x41 && c <= 0x5A ? c + 0x20 : c)
                 continue

@@ -60,6 +60,51 @@ final class WordPieceTokenizerTests: XCTestCase {
                        [101, 1996, 5776, 1005, 1055, 103, 2001, 3671, 1012, 102])
     }
 
+    /// Strings checked one by one against HF tokenizers 0.23.3 on this tokenizer.json.
+    func testRealTokenizerEdgeCases() throws {
+        let t = try realTokenizer()
+        let cases: [(String, [Int32])] = [
+            ("hello[MASK]world", [101, 7592, 103, 2088, 102]),
+            ("[mask]", [101, 1031, 7308, 1033, 102]),
+            ("İ", [101, 1045, 102]),
+            ("a\u{2B820}b", [101, 100, 102]),           // outside HF's CJK ranges: one unknown word
+            ("a\u{2B920}b", [101, 1037, 100, 1038, 102]),  // inside them: spaced out
+            ("\u{F900}", [101, 100, 102]),              // compatibility ideograph, NFD to U+8C48
+            ("x\u{37E}y", [101, 1060, 1025, 1061, 102]),  // Greek question mark NFD → ';'
+            ("a\u{A0}b\u{3000}c", [101, 1037, 1038, 1039, 102]),
+            ("€5 ©2020 a—b «q»", [101, 1574, 2629, 1075, 11387, 11387, 1037, 1517, 1038, 1077, 1053, 1090, 102]),
+            ("ﬁne ligature", [101, 1984, 2638, 8018, 11244, 102]),
+            ("Straße", [101, 2358, 27807, 102]),
+            ("ΣΑΣ", [101, 1173, 14608, 29733, 102]),
+            ("a\u{200B}b", [101, 11113, 102]),
+            ("a\u{0C}b", [101, 11113, 102]),
+            ("\u{07}\u{0B}\u{07}noticer", [101, 5060, 2099, 102]),
+        ]
+        for (text, ids) in cases {
+            XCTAssertEqual(t.encode(text, maxLength: 256).ids, ids, text.debugDescription)
+        }
+    }
+
+    /// A corpus of random mixed-script strings with HF's ids at max_length 48,
+    /// made by a script outside the repository; set DOJO_WORDPIECE_CORPUS to run.
+    func testAgainstHFCorpus() throws {
+        guard let path = ProcessInfo.processInfo.environment["DOJO_WORDPIECE_CORPUS"] else {
+            throw XCTSkip("set DOJO_WORDPIECE_CORPUS to a JSONL of {text, ids, truncated} from HF tokenizers")
+        }
+        let t = try realTokenizer()
+        var failures = 0
+        for line in try jsonLines(URL(fileURLWithPath: path)) {
+            let text = line["text"] as! String
+            let expected = (line["ids"] as! [NSNumber]).map(\.int32Value)
+            let got = t.encode(text, maxLength: 48)
+            if got.ids != expected || got.truncated != (line["truncated"] as! Bool) {
+                failures += 1
+                if failures <= 10 { XCTFail("\(text.debugDescription): got \(got), expected \(expected)") }
+            }
+        }
+        XCTAssertEqual(failures, 0)
+    }
+
     func testRealTokenizerTruncationKeepsSep() throws {
         let t = try realTokenizer()
         let text = String(repeating: "notice ", count: 300)
@@ -178,6 +223,8 @@ final class WordPieceTokenizerTests: XCTestCase {
     func testCleanText() throws {
         XCTAssertEqual(BertNormalizer().normalize("a\u{0}b\u{FFFD}c\u{200B}d\u{7}e"), "abcde")
         XCTAssertEqual(BertNormalizer().normalize("a\tb\nc\u{A0}d\u{3000}e"), "a b c d e")
+        // VT, FF and NEL are controls before they are whitespace: dropped, joining words (as HF).
+        XCTAssertEqual(BertNormalizer().normalize("a\u{0B}b\u{0C}c\u{85}d"), "abcd")
     }
 
     func testSpecialTokenInText() throws {
