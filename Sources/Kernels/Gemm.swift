@@ -1,0 +1,258 @@
+// Gemm: C = alpha · A · Bᵀ (+ bias) (+ C), with B a Linear weight [out, in] used as it is.
+// BLAS-style: B is packed on the fly, 32 columns at a time, into [k][32] panels in pool-owned
+// scratch (never written, never pre-packed); A rows are read in place and broadcast. The
+// 12×32 micro-kernel (GemmMicroKernel.swift) keeps 24 SIMD16 accumulators in registers.
+// Work is split over the pool in tiles of (rows × panels), both directions, so small m
+// still uses every thread.
+
+public enum Gemm {
+    /// Rows of A below which the dot-product path (no packing) is used.
+    static let smallM = 4
+    /// Largest k chunk per pass over C (an A micro-panel of 12 × kc floats, 18 KiB, stays in L1).
+    static let kcMax = 384
+    /// Largest row block of one work tile.
+    static let mcMax = 384
+    /// Largest packed-B block shared by one parallel loop, in floats (12 MiB).
+    static let packedBudget = 3 << 20
+
+    /// C[m×n] = alpha · A[m×k] · B[n×k]ᵀ (+ bias[n]) (+ C when accumulate). Row-major, leading
+    /// dimensions lda, ldb, ldc. B is only read. pool nil = single thread.
+    public static func matmulTransposed(m: Int, n: Int, k: Int,
+                                        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                                        c: UnsafeMutablePointer<Float>, ldc: Int,
+                                        bias: UnsafePointer<Float>? = nil, alpha: Float = 1,
+                                        accumulate: Bool = false, pool: ThreadPool? = nil) {
+        precondition(m >= 0 && n >= 0 && k >= 0, "negative GEMM size")
+        precondition(lda >= k && ldb >= k && ldc >= n, "leading dimension shorter than a row")
+        if m == 0 || n == 0 { return }
+        if k == 0 {
+            for i in 0..<m {
+                let row = c + i * ldc
+                for j in 0..<n { row[j] = (accumulate ? row[j] : 0) + (bias?[j] ?? 0) }
+            }
+            return
+        }
+        let runner = pool ?? ThreadPool.serial
+        if m < smallM {
+            dotProducts(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
+                        bias: bias, alpha: alpha, accumulate: accumulate, pool: runner)
+        } else {
+            packed(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
+                   bias: bias, alpha: alpha, accumulate: accumulate, pool: runner)
+        }
+    }
+
+    /// Scalar reference twin (same semantics), the test oracle. Accumulates in Double.
+    public static func referenceMatmulTransposed(m: Int, n: Int, k: Int,
+                                                 a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                                                 c: UnsafeMutablePointer<Float>, ldc: Int,
+                                                 bias: UnsafePointer<Float>? = nil, alpha: Float = 1,
+                                                 accumulate: Bool = false) {
+        for i in 0..<m {
+            for j in 0..<n {
+                var sum = 0.0
+                for p in 0..<k { sum += Double(a[i * lda + p]) * Double(b[j * ldb + p]) }
+                var value = Float(Double(alpha) * sum) + (bias?[j] ?? 0)
+                if accumulate { value += c[i * ldc + j] }
+                c[i * ldc + j] = value
+            }
+        }
+    }
+
+    // MARK: - Packed path
+
+    private static func packed(m: Int, n: Int, k: Int,
+                               a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                               c: UnsafeMutablePointer<Float>, ldc: Int,
+                               bias: UnsafePointer<Float>?, alpha: Float, accumulate: Bool, pool: ThreadPool) {
+        let nr = Gemm.nr, mr = Gemm.mr
+        let panelFloats = k * nr
+        let panelsTotal = (n + nr - 1) / nr
+        let panelsPerBlock = max(1, packedBudget / panelFloats)
+        let kcCount = (k + kcMax - 1) / kcMax
+        let kcStep = (k + kcCount - 1) / kcCount
+        let target = pool.threads > 1 ? 4 * pool.threads : 1
+
+        var firstPanel = 0
+        while firstPanel < panelsTotal {
+            let panels = min(panelsPerBlock, panelsTotal - firstPanel)
+            let packedB = pool.sharedScratch(count: panels * panelFloats)
+            let colBase = firstPanel * nr
+
+            // Tiles: rows blocks × groups of panels, split until there is enough work for the pool.
+            let mBlocksMin = (m + mcMax - 1) / mcMax
+            var panelsPerTile = 4
+            while panelsPerTile > 1 && mBlocksMin * ((panels + panelsPerTile - 1) / panelsPerTile) < target {
+                panelsPerTile /= 2
+            }
+            let groups = (panels + panelsPerTile - 1) / panelsPerTile
+            let wantedMBlocks = max(mBlocksMin, (target + groups - 1) / groups)
+            let mc = ((m + wantedMBlocks - 1) / wantedMBlocks + mr - 1) / mr * mr
+            let mBlocks = (m + mc - 1) / mc
+
+            // Pack this block of B: panel pi holds columns colBase + pi·32 ..< +32, as [k][32].
+            // With one row block each tile owns its panels and packs them itself (one loop, not two).
+            let packInTile = mBlocks == 1
+            if !packInTile {
+                pool.parallelFor(panels) { pi, _ in
+                    let col = colBase + pi * nr
+                    packPanel(b + col * ldb, ldb: ldb, cols: min(nr, n - col), k: k, into: packedB + pi * panelFloats)
+                }
+            }
+
+            pool.parallelFor(mBlocks * groups) { tile, worker in
+                let row0 = (tile / groups) * mc
+                let rows = min(mc, m - row0)
+                let p0 = (tile % groups) * panelsPerTile
+                let p1 = min(p0 + panelsPerTile, panels)
+                if packInTile {
+                    for pi in p0..<p1 {
+                        let col = colBase + pi * nr
+                        packPanel(b + col * ldb, ldb: ldb, cols: min(nr, n - col), k: k, into: packedB + pi * panelFloats)
+                    }
+                }
+                var k0 = 0
+                while k0 < k {
+                    let kc = min(kcStep, k - k0)
+                    let first = k0 == 0
+                    let beta = first ? accumulate : true
+                    let tileBias = first ? bias : nil
+                    var ir = 0
+                    while ir < rows {
+                        let rowsHere = min(mr, rows - ir)
+                        let aRow = a + (row0 + ir) * lda + k0
+                        let cRow = c + (row0 + ir) * ldc
+                        for pj in p0..<p1 {
+                            let col = colBase + pj * nr
+                            let cols = min(nr, n - col)
+                            let bp = UnsafePointer(packedB + pj * panelFloats + k0 * nr)
+                            if rowsHere == mr && cols == nr {
+                                microKernel12x32(kc: kc, a: aRow, lda: lda, mr: mr, b: bp, c: cRow + col, ldc: ldc,
+                                                 alpha: alpha, bias: tileBias.map { $0 + col }, beta: beta)
+                            } else {
+                                let scratch = pool.scratch(worker: worker, count: mr * nr)
+                                microKernel12x32(kc: kc, a: aRow, lda: lda, mr: rowsHere, b: bp, c: scratch, ldc: nr,
+                                                 alpha: alpha, bias: nil, beta: false)
+                                for i in 0..<rowsHere {
+                                    let out = cRow + i * ldc + col
+                                    for j in 0..<cols {
+                                        var value = scratch[i * nr + j] + (tileBias?[col + j] ?? 0)
+                                        if beta { value += out[j] }
+                                        out[j] = value
+                                    }
+                                }
+                            }
+                        }
+                        ir += mr
+                    }
+                    k0 += kc
+                }
+            }
+            firstPanel += panels
+        }
+    }
+
+    /// dst[p][j] = src[j][p] for j < cols, 0 for cols ≤ j < 32.
+    @inline(__always)
+    static func packPanel(_ src: UnsafePointer<Float>, ldb: Int, cols: Int, k: Int, into dst: UnsafeMutablePointer<Float>) {
+        let nr = Gemm.nr
+        if cols < nr { dst.update(repeating: 0, count: k * nr) }
+        // Eight source rows at a time, so each destination line is written in few passes.
+        var j = 0
+        while j + 8 <= cols {
+            let r0 = src + j * ldb, r1 = r0 + ldb, r2 = r1 + ldb, r3 = r2 + ldb
+            let r4 = r3 + ldb, r5 = r4 + ldb, r6 = r5 + ldb, r7 = r6 + ldb
+            var d = dst + j
+            for p in 0..<k {
+                d[0] = r0[p]; d[1] = r1[p]; d[2] = r2[p]; d[3] = r3[p]
+                d[4] = r4[p]; d[5] = r5[p]; d[6] = r6[p]; d[7] = r7[p]
+                d += nr
+            }
+            j += 8
+        }
+        while j < cols {
+            let r = src + j * ldb
+            for p in 0..<k { dst[p * nr + j] = r[p] }
+            j += 1
+        }
+    }
+
+    // MARK: - Small m: dot products, no packing
+
+    private static func dotProducts(m: Int, n: Int, k: Int,
+                                    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                                    c: UnsafeMutablePointer<Float>, ldc: Int,
+                                    bias: UnsafePointer<Float>?, alpha: Float, accumulate: Bool, pool: ThreadPool) {
+        let chunk = 64
+        let chunks = (n + chunk - 1) / chunk
+        pool.parallelFor(chunks) { ci, _ in
+            let j0 = ci * chunk
+            for j in j0..<min(j0 + chunk, n) {
+                let bRow = b + j * ldb
+                for i in 0..<m {
+                    let out = c + i * ldc + j
+                    var value = alpha * dot(a + i * lda, bRow, count: k) + (bias?[j] ?? 0)
+                    if accumulate { value += out.pointee }
+                    out.pointee = value
+                }
+            }
+        }
+    }
+
+    /// Σ x[i]·y[i] with four SIMD16 accumulators and a scalar tail.
+    @inline(__always)
+    static func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: Int) -> Float {
+        var s0 = SIMD16<Float>.zero, s1 = SIMD16<Float>.zero, s2 = SIMD16<Float>.zero, s3 = SIMD16<Float>.zero
+        var i = 0
+        while i + 64 <= count {
+            madd(&s0, load16(x + i), load16(y + i))
+            madd(&s1, load16(x + i + 16), load16(y + i + 16))
+            madd(&s2, load16(x + i + 32), load16(y + i + 32))
+            madd(&s3, load16(x + i + 48), load16(y + i + 48))
+            i += 64
+        }
+        while i + 16 <= count {
+            madd(&s0, load16(x + i), load16(y + i))
+            i += 16
+        }
+        var sum = horizontalSum((s0 + s1) + (s2 + s3))
+        while i < count {
+            sum += x[i] * y[i]
+            i += 1
+        }
+        return sum
+    }
+}
+
+// MARK: - SIMD helpers shared by the kernels
+
+@inline(__always)
+func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+}
+
+@inline(__always)
+func load16(_ p: UnsafeMutablePointer<Float>) -> SIMD16<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+}
+
+@inline(__always)
+func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
+}
+
+@inline(__always)
+func horizontalSum(_ v: SIMD16<Float>) -> Float {
+    let h8 = v.lowHalf + v.highHalf
+    let h4 = h8.lowHalf + h8.highHalf
+    let h2 = h4.lowHalf + h4.highHalf
+    return h2[0] + h2[1]
+}
+
+@inline(__always)
+func horizontalMax(_ v: SIMD16<Float>) -> Float {
+    let h8 = pointwiseMax(v.lowHalf, v.highHalf)
+    let h4 = pointwiseMax(h8.lowHalf, h8.highHalf)
+    let h2 = pointwiseMax(h4.lowHalf, h4.highHalf)
+    return max(h2[0], h2[1])
+}
