@@ -38,6 +38,20 @@ public enum WireDecodingError: Error, Equatable, CustomStringConvertible {
     }
 }
 
+extension WireDecodingError {
+    /// The code to put in the `.error` reply to the peer that sent the bad message.
+    public var replyCode: ErrorCode {
+        switch self {
+        case .unsupportedVersion: return .unsupportedVersion
+        case .tooLarge: return .tooLarge
+        default: return .badMessage
+        }
+    }
+
+    /// The `.error` reply for the peer that sent the bad message (a reply and a log line, never a crash).
+    public var reply: Message { .error(ErrorReply(code: replyCode, message: description)) }
+}
+
 /// Reads the layout `BinaryWriter` writes, treating the input as hostile: every read is bounds
 /// checked, every length is capped, and errors name the field.
 public struct BinaryReader {

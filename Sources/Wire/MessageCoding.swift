@@ -45,7 +45,9 @@ extension Message {
         guard m0 == magic.0, m1 == magic.1 else { throw WireDecodingError.badMagic }
         let version = try r.readUInt8("version")
         let kindByte = try r.readUInt8("kind")
-        guard version == protocolVersion else {
+        // `.error` keeps one layout in every version, so a peer of another version can read why it
+        // was turned away; everything else must match our version exactly.
+        guard version == protocolVersion || kindByte == Kind.error.rawValue else {
             throw WireDecodingError.unsupportedVersion(got: version, supported: protocolVersion)
         }
         guard let kind = Kind(rawValue: kindByte) else { throw WireDecodingError.unknownKind(kindByte) }

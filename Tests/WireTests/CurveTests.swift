@@ -78,4 +78,19 @@ final class CurveTests: XCTestCase {
         try late.connect(endpoint)
         XCTAssertEqual(try lateMonitor.awaitHandshake(timeoutMs: 5000), .succeeded)
     }
+
+    /// Dropping a handler stops its thread and frees the ZAP endpoint for a new one.
+    func testZAPHandlerLifecycle() throws {
+        let context = try ZMQContext()
+        do {
+            let first = try ZAPHandler(context: context, allowedPublicKeys: [])
+            try withExtendedLifetime(first) {
+                XCTAssertThrowsError(try ZAPHandler(context: context, allowedPublicKeys: []), "one handler per context")
+            }
+        }
+        let second = try ZAPHandler(context: context, allowedPublicKeys: ["x"])
+        XCTAssertEqual(second.allowedPublicKeys, ["x"])
+        second.stop()
+        second.stop()
+    }
 }

@@ -75,6 +75,7 @@ final class MessageTests: XCTestCase {
         expect([], .truncated(field: "magic", needed: 1, remaining: 0))
         expect([0x47, 0x45, 0x54, 0x20], .badMagic) // "GET "
         expect([0x44, 0x4A, 2, 0x12], .unsupportedVersion(got: 2, supported: 1))
+        expect([0x44, 0x4A, 0, 0x01], .unsupportedVersion(got: 0, supported: 1))
         expect([0x44, 0x4A, 1, 0x55], .unknownKind(0x55))
         expect([0x44, 0x4A, 1, 0x12, 0], .trailingBytes(1))
         expect([0x44, 0x4A, 1, 0x02, 1, 2], .truncated(field: "ready.credits", needed: 4, remaining: 2))
@@ -88,6 +89,24 @@ final class MessageTests: XCTestCase {
         XCTAssertThrowsError(try Message.decode(frames: [])) {
             XCTAssertEqual($0 as? WireDecodingError, .wrongFrameCount(expected: 1, got: 0))
         }
+    }
+
+    /// An `.error` from a peer of another version still decodes (its layout is frozen), and every
+    /// decoding error maps to a reply the coordinator can send back.
+    func testErrorRepliesAcrossVersions() throws {
+        var frame = Message.error(ErrorReply(code: .unsupportedVersion, message: "speak v1")).encoded()
+        frame[2] = 9
+        XCTAssertEqual(try Message.decode(frame), .error(ErrorReply(code: .unsupportedVersion, message: "speak v1")))
+
+        var hello = Message.heartbeat.encoded()
+        hello[2] = 9
+        XCTAssertThrowsError(try Message.decode(hello)) { error in
+            let e = error as! WireDecodingError
+            XCTAssertEqual(e.replyCode, .unsupportedVersion)
+            guard case .error(let reply) = e.reply else { return XCTFail() }
+            XCTAssertTrue(reply.message.contains("version 9"), reply.message)
+        }
+        XCTAssertEqual(WireDecodingError.badMagic.replyCode, .badMessage)
     }
 
     func testLimitsAreConfigurable() throws {
