@@ -251,8 +251,6 @@ func horizontalSum(_ v: SIMD16<Float>) -> Float {
 
 @inline(__always)
 func horizontalMax(_ v: SIMD16<Float>) -> Float {
-    let h8 = pointwiseMax(v.lowHalf, v.highHalf)
-    let h4 = pointwiseMax(h8.lowHalf, h8.highHalf)
-    let h2 = pointwiseMax(h4.lowHalf, h4.highHalf)
-    return max(h2[0], h2[1])
+    let h = max16(v, SIMD16(lowHalf: v.highHalf, highHalf: v.lowHalf)).lowHalf
+    return max(max(max(h[0], h[1]), max(h[2], h[3])), max(max(h[4], h[5]), max(h[6], h[7])))
 }
