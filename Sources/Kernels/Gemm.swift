@@ -126,13 +126,23 @@ public enum Gemm {
                             let col = colBase + pj * nr
                             let cols = min(nr, n - col)
                             let bp = UnsafePointer(packedB + pj * panelFloats + k0 * nr)
+                            let half = nr / 2
                             if rowsHere == mr && cols == nr {
                                 microKernel12x32(kc: kc, a: aRow, lda: lda, mr: mr, b: bp, c: cRow + col, ldc: ldc,
                                                  alpha: alpha, bias: tileBias.map { $0 + col }, beta: beta)
+                            } else if rowsHere == mr && cols == half {
+                                microKernel12x16(kc: kc, a: aRow, lda: lda, mr: mr, b: bp, c: cRow + col, ldc: ldc,
+                                                 alpha: alpha, bias: tileBias.map { $0 + col }, beta: beta)
                             } else {
+                                // Edge tile: compute into scratch, then add bias and C for the valid part.
                                 let scratch = pool.scratch(worker: worker, count: mr * nr)
-                                microKernel12x32(kc: kc, a: aRow, lda: lda, mr: rowsHere, b: bp, c: scratch, ldc: nr,
-                                                 alpha: alpha, bias: nil, beta: false)
+                                if cols <= half {
+                                    microKernel12x16(kc: kc, a: aRow, lda: lda, mr: rowsHere, b: bp, c: scratch, ldc: nr,
+                                                     alpha: alpha, bias: nil, beta: false)
+                                } else {
+                                    microKernel12x32(kc: kc, a: aRow, lda: lda, mr: rowsHere, b: bp, c: scratch, ldc: nr,
+                                                     alpha: alpha, bias: nil, beta: false)
+                                }
                                 for i in 0..<rowsHere {
                                     let out = cRow + i * ldc + col
                                     for j in 0..<cols {

@@ -99,3 +99,69 @@ extension Gemm {
         store(c + 11 * ldc, c11x, c11y)
     }
 }
+
+extension Gemm {
+    /// As microKernel12x32, for the last 16 or fewer columns of C (n tails, LoRA rank 8):
+    /// reads the first 16 columns of the packed [kc][32] panel, 12 accumulators.
+    @inline(never)
+    static func microKernel12x16(kc: Int, a: UnsafePointer<Float>, lda: Int, mr: Int,
+                                 b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
+                                 alpha: Float, bias: UnsafePointer<Float>?, beta: Bool) {
+        let a0 = a
+        let a1 = a + (1 < mr ? 1 * lda : 0)
+        let a2 = a + (2 < mr ? 2 * lda : 0)
+        let a3 = a + (3 < mr ? 3 * lda : 0)
+        let a4 = a + (4 < mr ? 4 * lda : 0)
+        let a5 = a + (5 < mr ? 5 * lda : 0)
+        let a6 = a + (6 < mr ? 6 * lda : 0)
+        let a7 = a + (7 < mr ? 7 * lda : 0)
+        let a8 = a + (8 < mr ? 8 * lda : 0)
+        let a9 = a + (9 < mr ? 9 * lda : 0)
+        let a10 = a + (10 < mr ? 10 * lda : 0)
+        let a11 = a + (11 < mr ? 11 * lda : 0)
+        var c0 = SIMD16<Float>.zero, c1 = SIMD16<Float>.zero
+        var c2 = SIMD16<Float>.zero, c3 = SIMD16<Float>.zero
+        var c4 = SIMD16<Float>.zero, c5 = SIMD16<Float>.zero
+        var c6 = SIMD16<Float>.zero, c7 = SIMD16<Float>.zero
+        var c8 = SIMD16<Float>.zero, c9 = SIMD16<Float>.zero
+        var c10 = SIMD16<Float>.zero, c11 = SIMD16<Float>.zero
+        var bp = b
+        for p in 0..<kc {
+            let b0 = UnsafeRawPointer(bp).loadUnaligned(as: SIMD16<Float>.self)
+            madd(&c0, SIMD16<Float>(repeating: a0[p]), b0)
+            madd(&c1, SIMD16<Float>(repeating: a1[p]), b0)
+            madd(&c2, SIMD16<Float>(repeating: a2[p]), b0)
+            madd(&c3, SIMD16<Float>(repeating: a3[p]), b0)
+            madd(&c4, SIMD16<Float>(repeating: a4[p]), b0)
+            madd(&c5, SIMD16<Float>(repeating: a5[p]), b0)
+            madd(&c6, SIMD16<Float>(repeating: a6[p]), b0)
+            madd(&c7, SIMD16<Float>(repeating: a7[p]), b0)
+            madd(&c8, SIMD16<Float>(repeating: a8[p]), b0)
+            madd(&c9, SIMD16<Float>(repeating: a9[p]), b0)
+            madd(&c10, SIMD16<Float>(repeating: a10[p]), b0)
+            madd(&c11, SIMD16<Float>(repeating: a11[p]), b0)
+            bp += 32
+        }
+        let va = SIMD16<Float>(repeating: alpha)
+        var bx = SIMD16<Float>.zero
+        if let bias { bx = UnsafeRawPointer(bias).loadUnaligned(as: SIMD16<Float>.self) }
+        @inline(__always) func store(_ row: UnsafeMutablePointer<Float>, _ x: SIMD16<Float>) {
+            var ox = bx
+            madd(&ox, va, x)
+            if beta { ox += UnsafeRawPointer(row).loadUnaligned(as: SIMD16<Float>.self) }
+            UnsafeMutableRawPointer(row).storeBytes(of: ox, as: SIMD16<Float>.self)
+        }
+        store(c + 0 * ldc, c0)
+        store(c + 1 * ldc, c1)
+        store(c + 2 * ldc, c2)
+        store(c + 3 * ldc, c3)
+        store(c + 4 * ldc, c4)
+        store(c + 5 * ldc, c5)
+        store(c + 6 * ldc, c6)
+        store(c + 7 * ldc, c7)
+        store(c + 8 * ldc, c8)
+        store(c + 9 * ldc, c9)
+        store(c + 10 * ldc, c10)
+        store(c + 11 * ldc, c11)
+    }
+}
