@@ -166,7 +166,23 @@ public enum Gemm {
     @inline(__always)
     static func packPanel(_ src: UnsafePointer<Float>, ldb: Int, cols: Int, k: Int, into dst: UnsafeMutablePointer<Float>) {
         let nr = Gemm.nr
-        if cols < nr { dst.update(repeating: 0, count: k * nr) }
+        if cols == nr {
+            // Full panel: 16×16 blocks through vector shuffles, then the k tail by scalars.
+            var p = 0
+            while p + 16 <= k {
+                transpose16(src + p, ld: ldb, dst + p * nr, ldd: nr)
+                transpose16(src + 16 * ldb + p, ld: ldb, dst + p * nr + 16, ldd: nr)
+                p += 16
+            }
+            if p < k {
+                for j in 0..<nr {
+                    let r = src + j * ldb
+                    for q in p..<k { dst[q * nr + j] = r[q] }
+                }
+            }
+            return
+        }
+        dst.update(repeating: 0, count: k * nr)
         // Eight source rows at a time, so each destination line is written in few passes.
         var j = 0
         while j + 8 <= cols {
