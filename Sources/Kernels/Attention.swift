@@ -1,17 +1,19 @@
 // Attention: bidirectional scaled dot-product attention for one head of one sequence,
 // with a padding mask on keys. Keys are transposed once into scratch ([headDim][keys]) so
 // scores are vectorised over keys without horizontal sums; then softmax; then the
-// probability-weighted sum of v rows, vectorised over headDim.
+// probability-weighted sum of v rows, vectorised over headDim; four query rows at a time.
 import Foundation
 
 public enum Attention {
     /// Largest headDim that uses the transposed-keys path (larger ones use dot products).
     static let maxTransposedHeadDim = 128
+    /// Query rows per block.
+    static let rowBlock = 4
 
     /// Floats of scratch `selfAttention` needs for this length and head size.
     public static func scratchCount(length: Int, headDim: Int) -> Int {
         let lp = (length + 15) / 16 * 16
-        return headDim <= maxTransposedHeadDim ? headDim * lp + lp : lp
+        return headDim <= maxTransposedHeadDim ? headDim * lp + rowBlock * lp : rowBlock * lp
     }
 
     /// Floats of scratch enough for any headDim at this length.
@@ -34,7 +36,7 @@ public enum Attention {
         let kp = (keys + 15) / 16 * 16
         let transposed = headDim <= maxTransposedHeadDim
         let kt = scratch                                   // [headDim, kp]
-        let scores = transposed ? scratch + headDim * kp : scratch   // [kp]
+        let scores = transposed ? scratch + headDim * kp : scratch   // [rowBlock, kp]
         if transposed {
             for d in 0..<headDim {
                 let row = kt + d * kp
@@ -42,59 +44,76 @@ public enum Attention {
                 for j in keys..<kp { row[j] = 0 }
             }
         }
+        // Four query rows at a time: independent accumulator chains, and each key (or v) row
+        // loaded once for four queries. Rows past the end repeat the last row and are not stored.
         let vscale = SIMD16<Float>(repeating: scale)
-        for i in 0..<length {
-            let qi = q + i * ld
-            // scores = scale · q_i · Kᵀ
+        var i0 = 0
+        while i0 < length {
+            let rows = min(rowBlock, length - i0)
+            let q0 = q + i0 * ld
+            let q1 = q + min(i0 + 1, length - 1) * ld
+            let q2 = q + min(i0 + 2, length - 1) * ld
+            let q3 = q + min(i0 + 3, length - 1) * ld
+            let p0 = scores, p1 = scores + kp, p2 = scores + 2 * kp, p3 = scores + 3 * kp
+            // scores = scale · q · Kᵀ
             if transposed {
                 var j = 0
-                while j + 32 <= kp {
-                    var s0 = SIMD16<Float>.zero, s1 = SIMD16<Float>.zero
+                while j < kp {
+                    var s0 = SIMD16<Float>.zero, s1 = SIMD16<Float>.zero, s2 = SIMD16<Float>.zero, s3 = SIMD16<Float>.zero
                     for d in 0..<headDim {
-                        let qd = SIMD16<Float>(repeating: qi[d])
-                        madd(&s0, qd, load16(kt + d * kp + j))
-                        madd(&s1, qd, load16(kt + d * kp + j + 16))
+                        let kd = load16(kt + d * kp + j)
+                        madd(&s0, SIMD16(repeating: q0[d]), kd)
+                        madd(&s1, SIMD16(repeating: q1[d]), kd)
+                        madd(&s2, SIMD16(repeating: q2[d]), kd)
+                        madd(&s3, SIMD16(repeating: q3[d]), kd)
                     }
-                    store16(s0 * vscale, scores + j)
-                    store16(s1 * vscale, scores + j + 16)
-                    j += 32
-                }
-                if j < kp {
-                    var s0 = SIMD16<Float>.zero
-                    for d in 0..<headDim { madd(&s0, SIMD16(repeating: qi[d]), load16(kt + d * kp + j)) }
-                    store16(s0 * vscale, scores + j)
+                    store16(s0 * vscale, p0 + j)
+                    store16(s1 * vscale, p1 + j)
+                    store16(s2 * vscale, p2 + j)
+                    store16(s3 * vscale, p3 + j)
+                    j += 16
                 }
             } else {
-                for j in 0..<keys { scores[j] = scale * Gemm.dot(qi, k + j * ld, count: headDim) }
-            }
-            Softmax.softmax(scores, count: keys)
-            // out_i = Σ_j p_j · v_j
-            let oi = out + i * ldOut
-            var d0 = 0
-            while d0 + 32 <= headDim {
-                var a0 = SIMD16<Float>.zero, a1 = SIMD16<Float>.zero
                 for j in 0..<keys {
-                    let p = SIMD16<Float>(repeating: scores[j])
-                    let vj = v + j * ld + d0
-                    madd(&a0, p, load16(vj))
-                    madd(&a1, p, load16(vj + 16))
+                    let kj = k + j * ld
+                    p0[j] = scale * Gemm.dot(q0, kj, count: headDim)
+                    p1[j] = scale * Gemm.dot(q1, kj, count: headDim)
+                    p2[j] = scale * Gemm.dot(q2, kj, count: headDim)
+                    p3[j] = scale * Gemm.dot(q3, kj, count: headDim)
                 }
-                store16(a0, oi + d0)
-                store16(a1, oi + d0 + 16)
-                d0 += 32
             }
+            Softmax.softmax(p0, count: keys)
+            Softmax.softmax(p1, count: keys)
+            Softmax.softmax(p2, count: keys)
+            Softmax.softmax(p3, count: keys)
+            // out = P · V
+            let o0 = out + i0 * ldOut, o1 = o0 + ldOut, o2 = o1 + ldOut, o3 = o2 + ldOut
+            var d0 = 0
             while d0 + 16 <= headDim {
-                var a0 = SIMD16<Float>.zero
-                for j in 0..<keys { madd(&a0, SIMD16(repeating: scores[j]), load16(v + j * ld + d0)) }
-                store16(a0, oi + d0)
+                var a0 = SIMD16<Float>.zero, a1 = SIMD16<Float>.zero, a2 = SIMD16<Float>.zero, a3 = SIMD16<Float>.zero
+                for j in 0..<keys {
+                    let vj = load16(v + j * ld + d0)
+                    madd(&a0, SIMD16(repeating: p0[j]), vj)
+                    madd(&a1, SIMD16(repeating: p1[j]), vj)
+                    madd(&a2, SIMD16(repeating: p2[j]), vj)
+                    madd(&a3, SIMD16(repeating: p3[j]), vj)
+                }
+                store16(a0, o0 + d0)
+                if rows > 1 { store16(a1, o1 + d0) }
+                if rows > 2 { store16(a2, o2 + d0) }
+                if rows > 3 { store16(a3, o3 + d0) }
                 d0 += 16
             }
             while d0 < headDim {
-                var a: Float = 0
-                for j in 0..<keys { a += scores[j] * v[j * ld + d0] }
-                oi[d0] = a
+                for r in 0..<rows {
+                    let pr = scores + r * kp
+                    var a: Float = 0
+                    for j in 0..<keys { a += pr[j] * v[j * ld + d0] }
+                    (out + (i0 + r) * ldOut)[d0] = a
+                }
                 d0 += 1
             }
+            i0 += rowBlock
         }
     }
 

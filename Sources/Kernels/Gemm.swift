@@ -126,13 +126,23 @@ public enum Gemm {
                             let col = colBase + pj * nr
                             let cols = min(nr, n - col)
                             let bp = UnsafePointer(packedB + pj * panelFloats + k0 * nr)
+                            let half = nr / 2
                             if rowsHere == mr && cols == nr {
                                 microKernel12x32(kc: kc, a: aRow, lda: lda, mr: mr, b: bp, c: cRow + col, ldc: ldc,
                                                  alpha: alpha, bias: tileBias.map { $0 + col }, beta: beta)
+                            } else if rowsHere == mr && cols == half {
+                                microKernel12x16(kc: kc, a: aRow, lda: lda, mr: mr, b: bp, c: cRow + col, ldc: ldc,
+                                                 alpha: alpha, bias: tileBias.map { $0 + col }, beta: beta)
                             } else {
+                                // Edge tile: compute into scratch, then add bias and C for the valid part.
                                 let scratch = pool.scratch(worker: worker, count: mr * nr)
-                                microKernel12x32(kc: kc, a: aRow, lda: lda, mr: rowsHere, b: bp, c: scratch, ldc: nr,
-                                                 alpha: alpha, bias: nil, beta: false)
+                                if cols <= half {
+                                    microKernel12x16(kc: kc, a: aRow, lda: lda, mr: rowsHere, b: bp, c: scratch, ldc: nr,
+                                                     alpha: alpha, bias: nil, beta: false)
+                                } else {
+                                    microKernel12x32(kc: kc, a: aRow, lda: lda, mr: rowsHere, b: bp, c: scratch, ldc: nr,
+                                                     alpha: alpha, bias: nil, beta: false)
+                                }
                                 for i in 0..<rowsHere {
                                     let out = cRow + i * ldc + col
                                     for j in 0..<cols {
@@ -156,7 +166,23 @@ public enum Gemm {
     @inline(__always)
     static func packPanel(_ src: UnsafePointer<Float>, ldb: Int, cols: Int, k: Int, into dst: UnsafeMutablePointer<Float>) {
         let nr = Gemm.nr
-        if cols < nr { dst.update(repeating: 0, count: k * nr) }
+        if cols == nr {
+            // Full panel: 16×16 blocks through vector shuffles, then the k tail by scalars.
+            var p = 0
+            while p + 16 <= k {
+                transpose16(src + p, ld: ldb, dst + p * nr, ldd: nr)
+                transpose16(src + 16 * ldb + p, ld: ldb, dst + p * nr + 16, ldd: nr)
+                p += 16
+            }
+            if p < k {
+                for j in 0..<nr {
+                    let r = src + j * ldb
+                    for q in p..<k { dst[q * nr + j] = r[q] }
+                }
+            }
+            return
+        }
+        dst.update(repeating: 0, count: k * nr)
         // Eight source rows at a time, so each destination line is written in few passes.
         var j = 0
         while j + 8 <= cols {
@@ -251,8 +277,6 @@ func horizontalSum(_ v: SIMD16<Float>) -> Float {
 
 @inline(__always)
 func horizontalMax(_ v: SIMD16<Float>) -> Float {
-    let h8 = pointwiseMax(v.lowHalf, v.highHalf)
-    let h4 = pointwiseMax(h8.lowHalf, h8.highHalf)
-    let h2 = pointwiseMax(h4.lowHalf, h4.highHalf)
-    return max(h2[0], h2[1])
+    let h = max16(v, SIMD16(lowHalf: v.highHalf, highHalf: v.lowHalf)).lowHalf
+    return max(max(max(h[0], h[1]), max(h[2], h[3])), max(max(h[4], h[5]), max(h[6], h[7])))
 }

@@ -8,7 +8,7 @@ public enum Softmax {
         // max
         var i = 0
         var vmax = SIMD16<Float>(repeating: -.infinity)
-        while i + 16 <= count { vmax = pointwiseMax(vmax, load16(x + i)); i += 16 }
+        while i + 16 <= count { vmax = max16(vmax, load16(x + i)); i += 16 }
         var m = horizontalMax(vmax)
         while i < count { m = max(m, x[i]); i += 1 }
         // exp and sum

@@ -7,7 +7,7 @@
 
 @inline(__always)
 func exp16(_ x: SIMD16<Float>) -> SIMD16<Float> {
-    let x = x.clamped(lowerBound: SIMD16(repeating: -87.3), upperBound: SIMD16(repeating: 88.7))
+    let x = clamp16(x, -87.3, 88.7)
     // n = round(x / ln2) with the 1.5·2^23 trick; its low mantissa bits hold n.
     let magic = SIMD16<Float>(repeating: 12582912.0)
     var shifted = x * SIMD16(repeating: 1.44269504088896341)
@@ -31,7 +31,7 @@ func exp16(_ x: SIMD16<Float>) -> SIMD16<Float> {
 
 @inline(__always)
 func erf16(_ x: SIMD16<Float>) -> SIMD16<Float> {
-    let x = x.clamped(lowerBound: SIMD16(repeating: -4), upperBound: SIMD16(repeating: 4))
+    let x = clamp16(x, -4, 4)
     let x2 = x * x
     var p = SIMD16<Float>(repeating: -2.72614225801306e-10)
     p = p * x2 + SIMD16(repeating: 2.77068142495902e-08)
@@ -46,4 +46,35 @@ func erf16(_ x: SIMD16<Float>) -> SIMD16<Float> {
     q = q * x2 + SIMD16(repeating: -7.37332916720468e-03)
     q = q * x2 + SIMD16(repeating: -1.42647390514189e-02)
     return x * p / q
+}
+
+// Swift's SIMD comparisons (.<, pointwiseMin/Max, clamped) build their masks lane by lane,
+// so selections here use the sign bit of a difference instead: vector subtract, arithmetic
+// shift, and/or — exact, since only whole lanes are chosen.
+
+/// Lanes of `a` where `mask` is all ones, else lanes of `b`.
+@inline(__always)
+func select16(_ mask: SIMD16<Int32>, _ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
+    let ai = unsafeBitCast(a, to: SIMD16<Int32>.self), bi = unsafeBitCast(b, to: SIMD16<Int32>.self)
+    return unsafeBitCast((ai & mask) | (bi & ~mask), to: SIMD16<Float>.self)
+}
+
+/// All ones in the lanes where v is negative (sign bit set).
+@inline(__always)
+func negativeMask16(_ v: SIMD16<Float>) -> SIMD16<Int32> {
+    unsafeBitCast(v, to: SIMD16<Int32>.self) &>> 31
+}
+
+/// min(max(x, lo), hi) per lane.
+@inline(__always)
+func clamp16(_ x: SIMD16<Float>, _ lo: Float, _ hi: Float) -> SIMD16<Float> {
+    let vlo = SIMD16<Float>(repeating: lo), vhi = SIMD16<Float>(repeating: hi)
+    let y = select16(negativeMask16(x - vlo), vlo, x)
+    return select16(negativeMask16(vhi - y), vhi, y)
+}
+
+/// Lane-wise maximum.
+@inline(__always)
+func max16(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
+    select16(negativeMask16(a - b), b, a)
 }

@@ -83,6 +83,10 @@ final class GemmTests: XCTestCase {
         check(m: 130, n: 384, k: 1536, pad: 0, bias: false, alpha: 1, accumulate: true, pool: pool)
         check(m: 130, n: 8, k: 384, pad: 0, bias: false, alpha: 1, accumulate: false, pool: pool)
         check(m: 130, n: 384, k: 8, pad: 0, bias: false, alpha: 2, accumulate: true, pool: nil)
+        // 16-column kernel: whole tiles (n = 16, 48 with m a multiple of 12) and edge tiles.
+        check(m: 36, n: 48, k: 100, pad: 2, bias: true, alpha: 0.5, accumulate: true, pool: pool)
+        check(m: 130, n: 16, k: 64, pad: 0, bias: true, alpha: 1, accumulate: false, pool: nil)
+        check(m: 24, n: 45, k: 33, pad: 1, bias: false, alpha: 1, accumulate: true, pool: pool)
     }
 
     func testZeroSizes() {
