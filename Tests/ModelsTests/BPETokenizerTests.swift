@@ -313,6 +313,35 @@ final class BPETokenizerTests: XCTestCase {
         XCTAssertEqual(t.encode("<s>hello</s>", addSpecial: false), [1] + ids(["▁hello"]) + [2])
     }
 
+    struct SPMFixture: Decodable {
+        let tokens: [String]
+        let scores: [Float]
+        let types: [Int32]
+        let cases: [IDCases.Case]
+    }
+
+    func testSentencePieceMatchesTheSentencepiecePackage() throws {
+        let data = try Data(contentsOf: Self.fixtures.appendingPathComponent("spm_bpe.json"))
+        let f = try JSONDecoder().decode(SPMFixture.self, from: data)
+        var w = GGUFWriter()
+        w.add("tokenizer.ggml.model", "llama")
+        w.add("tokenizer.ggml.tokens", f.tokens)
+        w.add("tokenizer.ggml.scores", .array(.float32(f.scores)))
+        w.add("tokenizer.ggml.token_type", .array(.int32(f.types)))
+        let t = try BPETokenizer(gguf: GGUFFile(bytes: w.bytes()))
+        XCTAssertEqual(t.bos, 1)
+        XCTAssertEqual(t.unk, 0)
+        XCTAssertTrue(t.addSpacePrefix)
+        XCTAssertEqual(f.cases.count, 27)
+        for c in f.cases {
+            let ids = t.encode(c.text, addSpecial: false)
+            XCTAssertEqual(ids, c.ids, c.text.debugDescription)
+            XCTAssertEqual(t.decode(ids), c.text, c.text.debugDescription)
+        }
+        // With BOS, as llama.cpp and sentencepiece's add_bos do.
+        XCTAssertEqual(t.encode("hi", addSpecial: true).first, 1)
+    }
+
     func testSentencePieceWithoutSpacePrefixAndUserDefined() throws {
         let t = try sentencePiece([("▁", -1), ("a", -2), ("b", -2), ("ab", -3)], addSpacePrefix: false,
                                   userDefined: ["<tool>"])
