@@ -1,5 +1,6 @@
 import Foundation
 import Models
+import TestSupport
 import XCTest
 
 /// The reference dequantisers against the `gguf` Python package's.
@@ -11,6 +12,8 @@ import XCTest
 /// super-block scales for the K-quants (gguf-py only dequantises those); the
 /// .f32 files hold `gguf.quants.dequantize` of the same blocks. The script's
 /// docstring tells how to regenerate them. Tests need no Python.
+/// smollm2_rows.f32 holds gguf-py's floats for two rows each of SmolLM2's
+/// blk.0.attn_q.weight (Q4_1) and token_embd.weight (Q8_0).
 final class GGUFDequantizeTests: XCTestCase {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("Fixtures/quant")
@@ -62,6 +65,25 @@ final class GGUFDequantizeTests: XCTestCase {
     func testQ4_K() throws { try check("Q4_K", .q4_K) }
     func testQ5_K() throws { try check("Q5_K", .q5_K) }
     func testQ6_K() throws { try check("Q6_K", .q6_K) }
+
+    func testRealSmolLM2RowsMatchGGUFPy() throws {
+        let path = TestPaths.smollm2.path
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: path), "run ops/setup to fetch \(path)")
+        let g = try GGUFFile(path: path)
+        let raw = try [UInt8](Data(contentsOf: Self.fixtures.appendingPathComponent("smollm2_rows.f32")))
+        let expected = stride(from: 0, to: raw.count, by: 4).map { i in
+            Float(bitPattern: UInt32(raw[i]) | UInt32(raw[i + 1]) << 8 | UInt32(raw[i + 2]) << 16 | UInt32(raw[i + 3]) << 24)
+        }
+        XCTAssertEqual(expected.count, 4 * 576)
+        var got: [Float] = []
+        for name in ["blk.0.attn_q.weight", "token_embd.weight"] {
+            let t = try g.tensor(named: name)
+            var rows = [Float](repeating: 0, count: 2 * 576)
+            try Dequantize.row(t.type, t.pointer, count: 2 * 576, into: &rows)
+            got += rows
+        }
+        XCTAssertEqual(got.map(\.bitPattern), expected.map(\.bitPattern))
+    }
 
     func testHalfConversionEdgeCases() {
         XCTAssertEqual(Dequantize.halfToFloat(0x3C00), 1)

@@ -158,6 +158,15 @@ final class GGUFReaderTests: XCTestCase {
         return w.bytes()
     }
 
+    func testUnopenablePaths() {
+        for path in ["/nonexistent/model.gguf", "/tmp"] {
+            XCTAssertThrowsError(try GGUFFile(path: path)) { e in
+                XCTAssertEqual((e as? GGUFError)?.kind, .cannotOpen)
+                XCTAssertTrue("\(e)".contains(path), "\(e)")
+            }
+        }
+    }
+
     func testEmptyAndTinyFiles() {
         assertRejects([], .truncated)
         assertRejects(Array("GG".utf8), .truncated)
