@@ -92,73 +92,106 @@ public enum Gemm {
 
             // Pack this block of B: panel pi holds columns colBase + pi·32 ..< +32, as [k][32].
             // With one row block each tile owns its panels and packs them itself (one loop, not two).
-            let packInTile = mBlocks == 1
-            if !packInTile {
-                pool.parallelFor(panels) { pi, _ in
-                    let col = colBase + pi * nr
-                    packPanel(b + col * ldb, ldb: ldb, cols: min(nr, n - col), k: k, into: packedB + pi * panelFloats)
-                }
-            }
-
-            pool.parallelFor(mBlocks * groups) { tile, worker in
-                let row0 = (tile / groups) * mc
-                let rows = min(mc, m - row0)
-                let p0 = (tile % groups) * panelsPerTile
-                let p1 = min(p0 + panelsPerTile, panels)
-                if packInTile {
-                    for pi in p0..<p1 {
-                        let col = colBase + pi * nr
-                        packPanel(b + col * ldb, ldb: ldb, cols: min(nr, n - col), k: k, into: packedB + pi * panelFloats)
+            for w in 0..<pool.threads { _ = pool.scratch(worker: w, count: mr * nr) }   // edge tiles
+            var job = PackedJob(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, bias: bias,
+                                alpha: alpha, accumulate: accumulate, packedB: packedB, colBase: colBase,
+                                panels: panels, kcStep: kcStep, groups: groups, panelsPerTile: panelsPerTile,
+                                mc: mc, packInTile: mBlocks == 1, pool: pool)
+            withUnsafeMutablePointer(to: &job) { job in
+                let context = UnsafeMutableRawPointer(job)
+                if !job.pointee.packInTile {
+                    pool.parallelFor(panels, context: context) { context, panel, _ in
+                        context.assumingMemoryBound(to: PackedJob.self).pointee.pack(panel: panel)
                     }
                 }
-                var k0 = 0
-                while k0 < k {
-                    let kc = min(kcStep, k - k0)
-                    let first = k0 == 0
-                    let beta = first ? accumulate : true
-                    let tileBias = first ? bias : nil
-                    var ir = 0
-                    while ir < rows {
-                        let rowsHere = min(mr, rows - ir)
-                        let aRow = a + (row0 + ir) * lda + k0
-                        let cRow = c + (row0 + ir) * ldc
-                        for pj in p0..<p1 {
-                            let col = colBase + pj * nr
-                            let cols = min(nr, n - col)
-                            let bp = UnsafePointer(packedB + pj * panelFloats + k0 * nr)
-                            let half = nr / 2
-                            if rowsHere == mr && cols == nr {
-                                microKernel12x32(kc: kc, a: aRow, lda: lda, mr: mr, b: bp, c: cRow + col, ldc: ldc,
-                                                 alpha: alpha, bias: tileBias.map { $0 + col }, beta: beta)
-                            } else if rowsHere == mr && cols == half {
-                                microKernel12x16(kc: kc, a: aRow, lda: lda, mr: mr, b: bp, c: cRow + col, ldc: ldc,
-                                                 alpha: alpha, bias: tileBias.map { $0 + col }, beta: beta)
-                            } else {
-                                // Edge tile: compute into scratch, then add bias and C for the valid part.
-                                let scratch = pool.scratch(worker: worker, count: mr * nr)
-                                if cols <= half {
-                                    microKernel12x16(kc: kc, a: aRow, lda: lda, mr: rowsHere, b: bp, c: scratch, ldc: nr,
-                                                     alpha: alpha, bias: nil, beta: false)
-                                } else {
-                                    microKernel12x32(kc: kc, a: aRow, lda: lda, mr: rowsHere, b: bp, c: scratch, ldc: nr,
-                                                     alpha: alpha, bias: nil, beta: false)
-                                }
-                                for i in 0..<rowsHere {
-                                    let out = cRow + i * ldc + col
-                                    for j in 0..<cols {
-                                        var value = scratch[i * nr + j] + (tileBias?[col + j] ?? 0)
-                                        if beta { value += out[j] }
-                                        out[j] = value
-                                    }
-                                }
-                            }
-                        }
-                        ir += mr
-                    }
-                    k0 += kc
+                pool.parallelFor(mBlocks * groups, context: context) { context, tile, worker in
+                    context.assumingMemoryBound(to: PackedJob.self).pointee.run(tile: tile, worker: worker)
                 }
             }
             firstPanel += panels
+        }
+    }
+
+    /// One block of packed-B work: everything the parallel loops need, behind one pointer.
+    struct PackedJob {
+        let m: Int, n: Int, k: Int
+        let a: UnsafePointer<Float>, lda: Int
+        let b: UnsafePointer<Float>, ldb: Int
+        let c: UnsafeMutablePointer<Float>, ldc: Int
+        let bias: UnsafePointer<Float>?
+        let alpha: Float
+        let accumulate: Bool
+        let packedB: UnsafeMutablePointer<Float>   // [panels][k][32]
+        let colBase: Int
+        let panels: Int
+        let kcStep: Int
+        let groups: Int
+        let panelsPerTile: Int
+        let mc: Int
+        let packInTile: Bool
+        unowned(unsafe) let pool: ThreadPool
+
+        @inline(__always)
+        func pack(panel pi: Int) {
+            let col = colBase + pi * nr
+            packPanel(b + col * ldb, ldb: ldb, cols: min(nr, n - col), k: k, into: packedB + pi * k * nr)
+        }
+
+        /// Tile = (row block, group of panels): C rows row0 ..< row0 + mc, for those panels' columns.
+        func run(tile: Int, worker: Int) {
+            let row0 = (tile / groups) * mc
+            let rows = min(mc, m - row0)
+            let p0 = (tile % groups) * panelsPerTile
+            let p1 = min(p0 + panelsPerTile, panels)
+            if packInTile {
+                for pi in p0..<p1 { pack(panel: pi) }
+            }
+            let half = nr / 2
+            var k0 = 0
+            while k0 < k {
+                let kc = min(kcStep, k - k0)
+                let first = k0 == 0
+                let beta = first ? accumulate : true
+                let tileBias = first ? bias : nil
+                var ir = 0
+                while ir < rows {
+                    let rowsHere = min(mr, rows - ir)
+                    let aRow = a + (row0 + ir) * lda + k0
+                    let cRow = c + (row0 + ir) * ldc
+                    for pj in p0..<p1 {
+                        let col = colBase + pj * nr
+                        let cols = min(nr, n - col)
+                        let bp = UnsafePointer(packedB + pj * k * nr + k0 * nr)
+                        if rowsHere == mr && cols == nr {
+                            microKernel12x32(kc: kc, a: aRow, lda: lda, mr: mr, b: bp, c: cRow + col, ldc: ldc,
+                                             alpha: alpha, bias: tileBias.map { $0 + col }, beta: beta)
+                        } else if rowsHere == mr && cols == half {
+                            microKernel12x16(kc: kc, a: aRow, lda: lda, mr: mr, b: bp, c: cRow + col, ldc: ldc,
+                                             alpha: alpha, bias: tileBias.map { $0 + col }, beta: beta)
+                        } else {
+                            // Edge tile: compute into scratch, then add bias and C for the valid part.
+                            let scratch = pool.scratch(worker: worker, count: mr * nr)
+                            if cols <= half {
+                                microKernel12x16(kc: kc, a: aRow, lda: lda, mr: rowsHere, b: bp, c: scratch, ldc: nr,
+                                                 alpha: alpha, bias: nil, beta: false)
+                            } else {
+                                microKernel12x32(kc: kc, a: aRow, lda: lda, mr: rowsHere, b: bp, c: scratch, ldc: nr,
+                                                 alpha: alpha, bias: nil, beta: false)
+                            }
+                            for i in 0..<rowsHere {
+                                let out = cRow + i * ldc + col
+                                for j in 0..<cols {
+                                    var value = scratch[i * nr + j] + (tileBias?[col + j] ?? 0)
+                                    if beta { value += out[j] }
+                                    out[j] = value
+                                }
+                            }
+                        }
+                    }
+                    ir += mr
+                }
+                k0 += kc
+            }
         }
     }
 
@@ -209,11 +242,29 @@ public enum Gemm {
                                     a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                                     c: UnsafeMutablePointer<Float>, ldc: Int,
                                     bias: UnsafePointer<Float>?, alpha: Float, accumulate: Bool, pool: ThreadPool) {
-        let chunk = 64
-        let chunks = (n + chunk - 1) / chunk
-        pool.parallelFor(chunks) { ci, _ in
-            let j0 = ci * chunk
-            for j in j0..<min(j0 + chunk, n) {
+        var job = DotJob(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, bias: bias,
+                         alpha: alpha, accumulate: accumulate)
+        withUnsafeMutablePointer(to: &job) { job in
+            pool.parallelFor((n + DotJob.chunk - 1) / DotJob.chunk, context: UnsafeMutableRawPointer(job)) { context, chunk, _ in
+                context.assumingMemoryBound(to: DotJob.self).pointee.run(chunk: chunk)
+            }
+        }
+    }
+
+    /// Small-m work: each B row read once for all m rows of A.
+    struct DotJob {
+        static let chunk = 64
+        let m: Int, n: Int, k: Int
+        let a: UnsafePointer<Float>, lda: Int
+        let b: UnsafePointer<Float>, ldb: Int
+        let c: UnsafeMutablePointer<Float>, ldc: Int
+        let bias: UnsafePointer<Float>?
+        let alpha: Float
+        let accumulate: Bool
+
+        func run(chunk: Int) {
+            let j0 = chunk * DotJob.chunk
+            for j in j0..<min(j0 + DotJob.chunk, n) {
                 let bRow = b + j * ldb
                 for i in 0..<m {
                     let out = c + i * ldc + j

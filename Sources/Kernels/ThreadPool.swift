@@ -30,14 +30,37 @@ public final class ThreadPool: @unchecked Sendable {
 
     /// Runs body(index, worker) for index in 0..<count; worker in 0..<threads identifies the thread
     /// (for per-thread scratch). Returns when all are done. Work is handed out by an atomic counter.
-    /// Does not allocate. Not reentrant: body must not call parallelFor on the same pool.
+    /// Not reentrant: body must not call parallelFor on the same pool. With more than one thread this
+    /// makes one small allocation per loop (withoutActuallyEscaping's thunk); the
+    /// `parallelFor(_:context:_:)` form makes none.
     public func parallelFor(_ count: Int, _ body: (_ index: Int, _ worker: Int) -> Void) {
         if count <= 0 { return }
         if threads == 1 || count == 1 {
             for i in 0..<count { body(i, 0) }
             return
         }
-        withoutActuallyEscaping(body) { body in state.run(count: count, body: body) }
+        // withoutActuallyEscaping boxes a small thunk (one ~32-byte malloc per loop with Swift 6.3);
+        // hot callers that must not allocate use the context-pointer form below.
+        withoutActuallyEscaping(body) { body in
+            state.body = body
+            state.run(count: count, context: Unmanaged.passUnretained(state).toOpaque()) { context, index, worker in
+                Unmanaged<PoolState>.fromOpaque(context).takeUnretainedValue().body!(index, worker)
+            }
+            state.body = nil
+        }
+    }
+
+    /// A parallel loop body that captures nothing: it gets the caller's context pointer.
+    public typealias RawBody = @convention(c) (_ context: UnsafeMutableRawPointer, _ index: Int, _ worker: Int) -> Void
+
+    /// As `parallelFor(_:_:)`, with the loop's state behind `context`: never allocates.
+    public func parallelFor(_ count: Int, context: UnsafeMutableRawPointer, _ body: RawBody) {
+        if count <= 0 { return }
+        if threads == 1 || count == 1 {
+            for i in 0..<count { body(context, i, 0) }
+            return
+        }
+        state.run(count: count, context: context, body: body)
     }
 
     /// Per-thread scratch of at least `count` floats, 64-byte aligned, contents undefined.
@@ -113,8 +136,11 @@ final class PoolState: @unchecked Sendable {
     let stopping = Atomic<Bool>(false)
 
     // Written by the caller before the generation bump, read by workers after it.
-    var body: Body? = nil
+    var rawBody: ThreadPool.RawBody? = nil
+    var context: UnsafeMutableRawPointer? = nil
     var count = 0
+    /// The closure of the closure form of parallelFor (called through rawBody).
+    var body: Body? = nil
 
     /// One per thread, plus one shared slot at index `threads`.
     let slots: UnsafeMutablePointer<ScratchSlot>
@@ -143,14 +169,15 @@ final class PoolState: @unchecked Sendable {
         condition.deallocate()
     }
 
-    func run(count: Int, body: @escaping Body) {
-        self.body = body
+    func run(count: Int, context: UnsafeMutableRawPointer, body: ThreadPool.RawBody) {
+        self.rawBody = body
+        self.context = context
         self.count = count
         next.store(0, ordering: .relaxed)
         let gen = generation.add(1, ordering: .sequentiallyConsistent).newValue
         wake()
         // The caller takes part.
-        drain(body: body, count: count, worker: 0)
+        drain(body: body, context: context, count: count, worker: 0)
         // Close the loop, then wait for the workers that joined it.
         closed.store(gen, ordering: .sequentiallyConsistent)
         var spins = 0
@@ -158,15 +185,16 @@ final class PoolState: @unchecked Sendable {
             spins += 1
             if spins > 1000 { sched_yield() }
         }
-        self.body = nil
+        self.rawBody = nil
+        self.context = nil
     }
 
     @inline(__always)
-    private func drain(body: Body, count: Int, worker: Int) {
+    private func drain(body: ThreadPool.RawBody, context: UnsafeMutableRawPointer, count: Int, worker: Int) {
         while true {
             let i = next.add(1, ordering: .relaxed).oldValue
             if i >= count { return }
-            body(i, worker)
+            body(context, i, worker)
         }
     }
 
@@ -210,8 +238,8 @@ final class PoolState: @unchecked Sendable {
             seen = gen
             if stopping.load(ordering: .sequentiallyConsistent) { return }
             active.add(1, ordering: .sequentiallyConsistent)
-            if closed.load(ordering: .sequentiallyConsistent) < gen, let body {
-                drain(body: body, count: count, worker: worker)
+            if closed.load(ordering: .sequentiallyConsistent) < gen, let rawBody, let context {
+                drain(body: rawBody, context: context, count: count, worker: worker)
             }
             active.subtract(1, ordering: .sequentiallyConsistent)
         }

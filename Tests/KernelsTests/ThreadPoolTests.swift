@@ -25,6 +25,24 @@ final class ThreadPoolTests: XCTestCase {
         }
     }
 
+    func testContextFormVisitsEveryIndexOnce() {
+        let pool = ThreadPool(threads: 2)
+        for count in [0, 1, 5, 333] {
+            var visits = [Int](repeating: 0, count: count + 1)   // last slot counts bad worker ids
+            visits.withUnsafeMutableBufferPointer { buffer in
+                var state = (visits: buffer.baseAddress!, count: count)
+                withUnsafeMutablePointer(to: &state) { statePointer in
+                    pool.parallelFor(count, context: UnsafeMutableRawPointer(statePointer)) { context, index, worker in
+                        let state = context.assumingMemoryBound(to: (visits: UnsafeMutablePointer<Int>, count: Int).self).pointee
+                        state.visits[index] += 1
+                        if worker < 0 || worker >= 2 { state.visits[state.count] += 1 }
+                    }
+                }
+            }
+            XCTAssertEqual(visits, [Int](repeating: 1, count: count) + [0], "count \(count)")
+        }
+    }
+
     func testManyDispatchesInARow() {
         let pool = ThreadPool(threads: 2)
         let total = Atomic<Int>(0)
