@@ -2,8 +2,14 @@
 import PackageDescription
 
 // Kernels are optimised even in debug builds: unoptimised SIMD code is tens
-// of times slower and the real-model tests would not finish.
-let fastKernels: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .debug))]
+// of times slower and the real-model tests would not finish. They are built for
+// AVX-512 with FMA: for plain x86-64, SIMD16.addProduct becomes 16 fmaf() calls
+// (0.8 GFLOP/s measured) and the GEMM tops out near 28 instead of ~100 per core.
+let fastKernels: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked"], .when(configuration: .debug)),
+    .unsafeFlags(["-target-cpu", "skylake-avx512"]),
+    .define("DOJO_FMA"),
+]
 
 let package = Package(
     name: "Dojo",
@@ -43,11 +49,9 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Kernels", "Models"]),
 
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "Kernels", "TestSupport"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Kernels", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "DomainTasksTests", dependencies: ["DomainTasks", "TestSupport"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
-        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Wire"]),
-        .testTarget(name: "WorkerTests", dependencies: ["Worker", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

@@ -5,11 +5,6 @@
 // and pieces as `token_to_piece` renders them.
 
 /// A tokenizer file that cannot be used.
-public struct TokenizerError: Error, CustomStringConvertible, Sendable {
-    public let file: String
-    public let message: String
-    public var description: String { "tokenizer in \(file): \(message)" }
-}
 
 /// A GGUF vocabulary's token types (`tokenizer.ggml.token_type`).
 public enum TokenType: Int32, Sendable {
@@ -64,7 +59,7 @@ public final class BPETokenizer: Sendable {
 
     /// Reads `tokenizer.ggml.*` from a GGUF file.
     public init(gguf g: GGUFFile) throws {
-        func fail(_ m: String) -> TokenizerError { TokenizerError(file: g.path, message: m) }
+        func fail(_ m: String) -> TokenizerError { TokenizerError(path: g.path, m) }
         let model = try g.string("tokenizer.ggml.model")
         let tokens = try g.strings("tokenizer.ggml.tokens")
         guard !tokens.isEmpty, tokens.count < Int(Int32.max) else {

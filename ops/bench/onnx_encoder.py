@@ -85,7 +85,6 @@ def build_bert_graph(model_dir, out_path):
     # Constants shared by the layers.
     const("axes_0", [0], np.int64)
     const("axes_1", [1], np.int64)
-    const("axes_1_2", [1, 2], np.int64)
     const("one", 1.0)
     const("half", 0.5)
     const("sqrt2", np.sqrt(2.0))
@@ -107,8 +106,10 @@ def build_bert_graph(model_dir, out_path):
     emb = node("Add", [emb, pos], "emb/add_position")
     x = layer_norm(emb, "embeddings.LayerNorm", "emb/LayerNorm")
 
-    # Extended attention mask: (1 - mask[:, None, None, :]) * finfo(float32).min
-    m = node("Unsqueeze", ["attention_mask", "axes_1_2"], "mask/unsqueeze")
+    # Extended attention mask: (1 - mask[:, None, None, :]) * finfo(float32).min, which the
+    # exporter writes as Unsqueeze(1), Unsqueeze(2), Cast, Sub, Mul (ORT's fusion matches that).
+    m = node("Unsqueeze", ["attention_mask", "axes_1"], "mask/unsqueeze_1")
+    m = node("Unsqueeze", [m, const("axes_2", [2], np.int64)], "mask/unsqueeze_2")
     m = node("Cast", [m], "mask/cast", to=TensorProto.FLOAT)
     m = node("Sub", ["one", m], "mask/sub")
     ext_mask = node("Mul", [m, "mask_min"], "mask/mul")
