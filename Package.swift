@@ -14,6 +14,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // System-library shims over Debian's libzmq and liblz4.
@@ -28,7 +29,8 @@ let package = Package(
 
         // Control side: never imports kernels or models.
         .target(name: "Wire", dependencies: ["CZeroMQ", "CLZ4", .product(name: "Logging", package: "swift-log")]),
-        .target(name: "Coordinator", dependencies: ["Wire", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Coordinator", dependencies: ["Wire", .product(name: "Logging", package: "swift-log"),
+                                                  .product(name: "GRDB", package: "GRDB.swift")]),
 
         // The one place the two sides meet.
         .target(name: "Worker", dependencies: ["Wire", "DomainTasks", "Models", .product(name: "Logging", package: "swift-log")]),
