@@ -24,6 +24,10 @@ public struct SpooledDocument: Equatable, Sendable {
     public var byteOffset: UInt64
     /// The line, without its newline.
     public var bytes: Data
+
+    public init(line: UInt64, byteOffset: UInt64, bytes: Data) {
+        self.line = line; self.byteOffset = byteOffset; self.bytes = bytes
+    }
 }
 
 /// Where a job's files live under the data directory.
