@@ -290,6 +290,19 @@ public final class JobStore: @unchecked Sendable {
         }
     }
 
+    /// Output shards (split ones left out) per job: how many, and how many are done.
+    public func shardProgress(jobId: String? = nil) throws -> [String: (total: Int, done: Int)] {
+        try db.read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT job_id, COUNT(*) AS total, SUM(state = 'done') AS done FROM shards
+                WHERE state != 'split' AND (?1 IS NULL OR job_id = ?1) GROUP BY job_id
+                """, arguments: [jobId])
+            var out: [String: (total: Int, done: Int)] = [:]
+            for row in rows { out[row["job_id"]] = (row["total"], row["done"] ?? 0) }
+            return out
+        }
+    }
+
     /// The next shard to issue: highest job priority first, then submission order, then input order.
     public func nextQueuedShard() throws -> ShardRecord? {
         try db.read { db in

@@ -28,17 +28,20 @@ public struct Policy: Sendable, Equatable {
     public var uploadCredits: UInt32
     /// Largest upload chunk a client may send.
     public var uploadChunkBytes: UInt32
+    /// An upload with no chunk for this long is abandoned and its job failed.
+    public var uploadIdleTimeoutMs: UInt64
 
     public init(heartbeatIntervalMs: UInt64 = 1_000, heartbeatLiveness: UInt64 = 3,
                 leaseDurationMs: UInt64 = 30_000, attemptTimeoutMs: UInt64 = 600_000,
                 stragglerMinAgeMs: UInt64 = 10_000, stragglerMaxCopies: Int = 2,
                 defaultRetries: Int = 3, crashesBeforeResplit: Int = 1,
-                uploadCredits: UInt32 = 8, uploadChunkBytes: UInt32 = 1 << 20) {
+                uploadCredits: UInt32 = 8, uploadChunkBytes: UInt32 = 1 << 20, uploadIdleTimeoutMs: UInt64 = 60_000) {
         self.heartbeatIntervalMs = heartbeatIntervalMs; self.heartbeatLiveness = heartbeatLiveness
         self.leaseDurationMs = leaseDurationMs; self.attemptTimeoutMs = attemptTimeoutMs
         self.stragglerMinAgeMs = stragglerMinAgeMs; self.stragglerMaxCopies = stragglerMaxCopies
         self.defaultRetries = defaultRetries; self.crashesBeforeResplit = crashesBeforeResplit
         self.uploadCredits = uploadCredits; self.uploadChunkBytes = uploadChunkBytes
+        self.uploadIdleTimeoutMs = uploadIdleTimeoutMs
     }
 
     /// A worker silent this long is dead: liveness × interval.

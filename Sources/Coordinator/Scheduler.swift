@@ -188,6 +188,12 @@ public final class Scheduler {
         return (true, try end(jobId: jobId, as: .cancelled, error: nil, nowMs: nowMs))
     }
 
+    /// Fails a job the coordinator cannot go on with (its spool is unreadable, its upload broke).
+    public func fail(jobId: String, error: String, nowMs: UInt64) throws -> [SchedulerAction] {
+        guard let job = try store.job(jobId), !job.state.isFinished else { return [] }
+        return try end(jobId: jobId, as: .failed, error: error, nowMs: nowMs)
+    }
+
     private func end(jobId: String, as state: JobState, error: String?, nowMs: UInt64) throws -> [SchedulerAction] {
         let running = try store.finishJob(jobId: jobId, state: state, error: error, nowMs: nowMs)
         var revoked: [String] = []
