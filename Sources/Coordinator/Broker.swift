@@ -84,6 +84,7 @@ public final class Broker {
         if forceTick || now >= nextTickMs {
             nextTickMs = now + max(1, policy.heartbeatIntervalMs / 2)
             perform { try scheduler.tick(nowMs: now) }
+            workerPeers = workerPeers.filter { scheduler.isKnown($0.key) }
             purgeIdleUploads(nowMs: now)
         }
         return handled

@@ -303,6 +303,19 @@ public final class JobStore: @unchecked Sendable {
         }
     }
 
+    /// The `ordinal`-th output shard of a job in input order, and how many output shards it has.
+    public func outputShard(jobId: String, ordinal: Int) throws -> (shard: ShardRecord?, count: Int) {
+        try db.read { db in
+            let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM shards WHERE job_id = ? AND state != 'split'",
+                                         arguments: [jobId]) ?? 0
+            guard ordinal >= 0 && ordinal < count else { return (nil, count) }
+            let shard = try Row.fetchOne(db, sql: """
+                SELECT * FROM shards WHERE job_id = ? AND state != 'split' ORDER BY first_line LIMIT 1 OFFSET ?
+                """, arguments: [jobId, ordinal]).map(ShardRecord.init)
+            return (shard, count)
+        }
+    }
+
     /// The next shard to issue: highest job priority first, then submission order, then input order.
     public func nextQueuedShard() throws -> ShardRecord? {
         try db.read { db in

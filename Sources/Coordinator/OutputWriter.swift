@@ -105,11 +105,10 @@ public final class OutputWriter {
 
     /// The stored frame of the `ordinal`-th output shard in input order, and how many there are.
     public func frame(jobId: String, ordinal: Int) throws -> (shard: ShardRecord?, count: Int, frame: Data?) {
-        let shards = try store.outputShards(jobId: jobId)
-        guard ordinal >= 0 && ordinal < shards.count else { return (nil, shards.count, nil) }
-        let shard = shards[ordinal]
-        guard shard.state == .done else { return (shard, shards.count, nil) }
-        return (shard, shards.count, try Data(contentsOf: paths.output(jobId, shard: shard.index)))
+        let (found, count) = try store.outputShard(jobId: jobId, ordinal: ordinal)
+        guard let shard = found else { return (nil, count, nil) }
+        guard shard.state == .done else { return (shard, count, nil) }
+        return (shard, count, try Data(contentsOf: paths.output(jobId, shard: shard.index)))
     }
 
     /// Every done shard's output decompressed, in input order, handed to `sink` one shard at a time

@@ -64,10 +64,11 @@ public final class Scheduler {
 
     // MARK: - Worker events
 
-    /// A worker introduced itself. A worker already known under this identity restarted: its old
-    /// leases cannot be honoured and are requeued (not counted as crashes).
+    /// A worker introduced itself. A worker already known under this identity restarted while it
+    /// held leases: they cannot be honoured and count as crashes (a process that died on a
+    /// document and came back under the same routing id must not hide the crash).
     public func hello(_ id: String, info: WorkerInfo, nowMs: UInt64) throws -> [SchedulerAction] {
-        if workers[id] != nil { try drop(id, as: .abandoned, reason: "worker said hello again", nowMs: nowMs) }
+        if workers[id] != nil { try drop(id, as: .expired, reason: "worker restarted holding the lease", nowMs: nowMs) }
         workers[id] = WorkerState(info: info, credits: 0, expiryMs: nowMs + policy.workerExpiryMs,
                                   nextHeartbeatMs: nowMs + policy.heartbeatIntervalMs, leases: [:])
         try store.upsertWorker(info, nowMs: nowMs)
@@ -86,7 +87,7 @@ public final class Scheduler {
     /// The worker can take `credits` more shards.
     public func ready(_ id: String, credits: UInt32, nowMs: UInt64) throws -> [SchedulerAction] {
         guard seen(id, nowMs: nowMs) else { return [] }
-        workers[id]!.credits &+= credits
+        workers[id]!.credits = UInt32(min(UInt64(workers[id]!.credits) + UInt64(credits), UInt64(UInt32.max)))
         if workers[id]!.credits > 0 && !readyQueue.contains(id) { readyQueue.append(id) }
         return try dispatch(nowMs: nowMs)
     }

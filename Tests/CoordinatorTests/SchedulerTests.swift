@@ -142,6 +142,18 @@ final class SchedulerTests: XCTestCase {
         XCTAssertEqual(try h.store.outputShards(jobId: job.id).map(\.cut.documentCount), [5, 1, 1, 3])
     }
 
+    /// A worker process that dies and comes back under the same routing id says hello while the
+    /// coordinator still counts its lease: that lease ends as a crash, and the shard goes out again.
+    func testHelloAgainWhileHoldingALeaseCountsAsACrash() throws {
+        let h = try SchedulerHarness(self)
+        let job = try h.submit(makeInput(count: 10))
+        XCTAssertEqual(try h.join("w1", nowMs: 0).leases.map(\.lease.attemptId), [1])
+        let again = try h.join("w1", nowMs: 500).leases
+        XCTAssertEqual(try h.store.attempt(1)?.state, .expired)
+        XCTAssertEqual(try h.store.shard(jobId: job.id, index: 0)?.crashCount, 1)
+        XCTAssertEqual(again.map { "\($0.worker)/\($0.lease.attemptId)" }, ["w1/2"])
+    }
+
     func testQuarantineRecordForLineWithoutJSONId() {
         let doc = SpooledDocument(line: 12, byteOffset: 0, bytes: Data("not json".utf8))
         XCTAssertEqual(String(decoding: OutputWriter.quarantineRecord(document: doc, crashes: 3), as: UTF8.self),
