@@ -25,6 +25,8 @@ public final class ZAPHandler: @unchecked Sendable {
         // there. The thread holds the state, not the handler, so dropping the handler stops it.
         let thread = Thread {
             state.serve(socket)
+            // Unbind first: inproc unbind is synchronous, close is not, and a new handler may bind at once.
+            try? socket.unbind(ZAPHandler.endpoint)
             socket.close()
             state.finished.signal()
         }

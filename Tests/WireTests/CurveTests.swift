@@ -93,4 +93,17 @@ final class CurveTests: XCTestCase {
         second.stop()
         second.stop()
     }
+
+    /// A client whose server never answers sees `.timedOut`, not a hang.
+    func testAwaitHandshakeTimesOut() throws {
+        let context = try ZMQContext()
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("wire-\(UUID().uuidString).ipc").path
+        let client = try context.socket(.dealer)
+        try client.makeCurveClient(try CurveKeyPair.generate(), serverPublicKey: try CurveKeyPair.generate().publicKey)
+        let monitor = try ZMQMonitor(client, events: .handshake)
+        try client.connect("ipc://\(path)") // nobody listening
+        let start = Date()
+        XCTAssertEqual(try monitor.awaitHandshake(timeoutMs: 200), .timedOut)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 2.0)
+    }
 }

@@ -145,4 +145,27 @@ final class ZMQSocketTests: XCTestCase {
         try d.set(.routingId(Data("me".utf8)))
         XCTAssertEqual(try d.routingId(), Data("me".utf8))
     }
+
+    /// `shutdown()` wakes a thread blocked in `receive` with a context-terminated error, so worker
+    /// threads can be stopped.
+    func testContextShutdownWakesBlockedReceive() throws {
+        let local = try ZMQContext()
+        let socket = try local.socket(.dealer)
+        try socket.connect("ipc://\(ipcPath!)")
+        let done = expectation(description: "receive returned")
+        let box = ErrorBox()
+        Thread {
+            do { _ = try socket.receive(timeoutMs: -1) } catch { box.error = error }
+            socket.close()
+            done.fulfill()
+        }.start()
+        Thread.sleep(forTimeInterval: 0.1)
+        local.shutdown()
+        wait(for: [done], timeout: 5)
+        XCTAssertTrue((box.error as? ZMQError)?.isContextTerminated == true, "\(String(describing: box.error))")
+    }
+}
+
+private final class ErrorBox: @unchecked Sendable {
+    var error: Error?
 }
