@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // System-library shims over Debian's libzmq and liblz4.
@@ -35,7 +36,8 @@ let package = Package(
 
         // Control side: never imports kernels or models.
         .target(name: "Wire", dependencies: ["CZeroMQ", "CLZ4", .product(name: "Logging", package: "swift-log")]),
-        .target(name: "Coordinator", dependencies: ["Wire", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Coordinator", dependencies: ["Wire", .product(name: "Logging", package: "swift-log"),
+                                                  .product(name: "GRDB", package: "GRDB.swift")]),
 
         // The one place the two sides meet.
         .target(name: "Worker", dependencies: ["Wire", "DomainTasks", "Models", .product(name: "Logging", package: "swift-log")]),
@@ -52,6 +54,7 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Kernels", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "DomainTasksTests", dependencies: ["DomainTasks", "TestSupport"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
+        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Wire"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
