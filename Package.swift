@@ -40,7 +40,8 @@ let package = Package(
                                                   .product(name: "GRDB", package: "GRDB.swift")]),
 
         // The one place the two sides meet.
-        .target(name: "Worker", dependencies: ["Wire", "DomainTasks", "Models", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Worker", dependencies: ["Wire", "DomainTasks", "Models", "Kernels", "Yams",
+                                             .product(name: "Logging", package: "swift-log")]),
 
         .executableTarget(name: "dojo", dependencies: [
             "Kernels", "Models", "DomainTasks", "Wire", "Coordinator", "Worker",

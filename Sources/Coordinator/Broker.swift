@@ -215,7 +215,8 @@ public final class Broker {
                 let documents = try LZ4Frame.compress(ShardReader.payload(raw, cut: lease.cut))
                 let assignment = Assignment(jobId: lease.jobId, shardId: lease.shardIndex, attemptId: lease.attemptId,
                                             leaseDeadlineMs: lease.deadlineMs, taskSpec: try spec(of: lease.jobId),
-                                            documentCount: UInt32(lease.cut.documentCount), documents: documents)
+                                            documentCount: UInt32(lease.cut.documentCount), documents: documents,
+                                            firstLine: lease.cut.firstLine)
                 send(.assign(assignment), to: peer)
                 logger.debug("shard assigned", metadata: ["job": "\(lease.jobId)", "shard": "\(lease.shardIndex)",
                                                           "attempt": "\(lease.attemptId)", "worker": "\(worker)",

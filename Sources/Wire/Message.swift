@@ -159,7 +159,7 @@ public struct ShardResult: Equatable, Sendable {
 }
 
 /// A shard attempt the worker gave up on (the task could not run at all, not a per-document error).
-public struct ShardFailure: Equatable, Sendable {
+public struct ShardFailure: Error, Equatable, Sendable {
     public var jobId: String
     public var shardId: UInt32
     public var attemptId: UInt64
@@ -198,11 +198,14 @@ public struct Assignment: Equatable, Sendable {
     public var documentCount: UInt32
     /// The shard's input lines (JSONL) as one LZ4 frame.
     public var documents: Data
+    /// 1-based input line of the shard's first document, so error records can name input lines.
+    public var firstLine: UInt64
 
     public init(jobId: String, shardId: UInt32, attemptId: UInt64, leaseDeadlineMs: UInt64, taskSpec: Data,
-                documentCount: UInt32, documents: Data) {
+                documentCount: UInt32, documents: Data, firstLine: UInt64 = 1) {
         self.jobId = jobId; self.shardId = shardId; self.attemptId = attemptId; self.leaseDeadlineMs = leaseDeadlineMs
         self.taskSpec = taskSpec; self.documentCount = documentCount; self.documents = documents
+        self.firstLine = firstLine
     }
 }
 

@@ -104,7 +104,7 @@ extension Message {
             w.write(x.maxMessageBytes)
         case .assign(let a):
             w.write(a.jobId); w.write(a.shardId); w.write(a.attemptId); w.write(a.leaseDeadlineMs)
-            w.write(a.taskSpec); w.write(a.documentCount); w.write(a.documents)
+            w.write(a.taskSpec); w.write(a.documentCount); w.write(a.documents); w.write(a.firstLine)
         case .heartbeat, .workers:
             break
         case .cancel(let jobId):
@@ -188,7 +188,8 @@ extension Message {
                 leaseDeadlineMs: try r.readUInt64("assign.leaseDeadlineMs"),
                 taskSpec: try r.readBytes("assign.taskSpec", maxBytes: l.maxSpecBytes),
                 documentCount: try r.readUInt32("assign.documentCount"),
-                documents: try r.readBytes("assign.documents", maxBytes: l.maxPayloadBytes)))
+                documents: try r.readBytes("assign.documents", maxBytes: l.maxPayloadBytes),
+                firstLine: try r.readUInt64("assign.firstLine")))
         case .heartbeat:
             return .heartbeat
         case .cancel:

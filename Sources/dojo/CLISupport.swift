@@ -44,6 +44,11 @@ final class BufferedOutput {
         if buffer.count >= 1 << 20 { flush() }
     }
 
+    func write(_ data: Data) {
+        buffer.append(data)
+        if buffer.count >= 1 << 20 { flush() }
+    }
+
     func flush() {
         if !buffer.isEmpty { handle.write(buffer); buffer.removeAll(keepingCapacity: true) }
     }

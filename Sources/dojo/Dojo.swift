@@ -5,5 +5,7 @@ struct Dojo: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dojo",
         abstract: "Batch transformer inference over documents: encoders, decoders, LoRA, a coordinator and workers.",
-        subcommands: [RunCommand.self, EmbedCommand.self, TokenizeCommand.self, BenchCommand.self])
+        subcommands: [
+            CoordinatorCommand.self, WorkerCommand.self, SubmitCommand.self, StatusCommand.self, ResultsCommand.self,
+            CancelCommand.self, WorkersCommand.self, KeygenCommand.self, RunCommand.self, EmbedCommand.self, TokenizeCommand.self, BenchCommand.self])
 }

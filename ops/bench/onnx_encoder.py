@@ -44,8 +44,9 @@ def load_safetensors(path):
     for name, info in header.items():
         if name == "__metadata__":
             continue
+        dtype = np.dtype(dtypes[info["dtype"]])
         begin, end = info["data_offsets"]
-        arr = np.frombuffer(data, dtype=dtypes[info["dtype"]], count=(end - begin) // np.dtype(dtypes[info["dtype"]]).itemsize, offset=begin)
+        arr = np.frombuffer(data, dtype=dtype, count=(end - begin) // dtype.itemsize, offset=begin)
         tensors[name] = arr.reshape(info["shape"])
     return tensors
 
@@ -354,13 +355,16 @@ def main():
                     dojo_med = statistics.median(r["sentences_per_s"] for r in runs["dojo"])
                     last_dojo = dojo_med
                     median_run = sorted(runs["dojo"], key=lambda r: r["sentences_per_s"])[len(runs["dojo"]) // 2]
-                    dojo_details.append((name, t, median_run))
+                    dojo_details.append((name.split(",")[0], t, median_run))  # Dojo always gets file order
                 elif dojo_args == "same-as-previous" and last_dojo is not None:
                     dojo_med, note = last_dojo, " ¹"
                 ratio = f"{dojo_med / max(ort_med, opt_med):.2f}×{note}" if dojo_med else "—"
                 rows.append(f"| {name} | {t} | {fmt(ort_med)} | {fmt(opt_med)} | {fmt(dojo_med)}{note} | {ratio} |")
 
     fused_desc = ", ".join(f"{op} {n}" for op, n in fused.items() if n)
+    layers = cfg["num_hidden_layers"]
+    if fused.get("Attention", 0) < layers or fused.get("SkipLayerNormalization", 0) < 2 * layers:
+        fused_desc += f" — NOT fully fused (expected Attention {layers}, SkipLayerNormalization {2 * layers})"
     print("# Encoder: Dojo vs ONNX Runtime (all-MiniLM-L6-v2, batch %d)\n" % args.batch)
     print(machine_note())
     print(f"ONNX Runtime {ort.__version__}; intra-op threads = threads, inter-op 1, sequential; "

@@ -1,0 +1,79 @@
+import DomainTasks
+import Foundation
+import Logging
+import Wire
+
+/// Runs one shard: decompress the documents, parse each line, run the job's task, and compress the
+/// records as one LZ4 frame. A bad line or a failing document becomes an error record; the shard goes on.
+public final class ShardRunner {
+    let models: ModelProvider
+    private var tasks: [Data: DomainTask] = [:]   // by spec JSON, a few recent jobs
+    private var order: [Data] = []
+    private let logger = Logger(label: "dojo.worker.shard")
+    /// Largest decompressed shard accepted (hostile input).
+    public static let maxShardBytes = 1 << 30
+
+    public init(models: ModelProvider) { self.models = models }
+
+    /// The task a spec names, built once per spec.
+    func task(for spec: Data) throws -> DomainTask {
+        if let t = tasks[spec] { return t }
+        let job = try DomainTasks.JobSpec.fromJSON(spec)
+        let t = try TaskCatalog.make(job, models: models)
+        tasks[spec] = t
+        order.append(spec)
+        if order.count > 4 { tasks[order.removeFirst()] = nil }
+        return t
+    }
+
+    /// The shard's result, or the reason the task cannot run here at all.
+    public func run(_ assignment: Assignment) -> Result<ShardResult, ShardFailure> {
+        func failure(_ reason: String) -> Result<ShardResult, ShardFailure> {
+            .failure(ShardFailure(jobId: assignment.jobId, shardId: assignment.shardId, attemptId: assignment.attemptId, reason: reason))
+        }
+        let task: DomainTask
+        do { task = try self.task(for: assignment.taskSpec) } catch {
+            return failure("cannot start the task on this worker: \(error)")
+        }
+        let payload: Data
+        do { payload = try LZ4Frame.decompress(assignment.documents, maxOutputBytes: Self.maxShardBytes) } catch {
+            return failure("shard payload is not a valid LZ4 frame: \(error)")
+        }
+
+        var entries: [Result<Document, DocumentError>] = []
+        var line = Int(assignment.firstLine)
+        var start = payload.startIndex
+        while start < payload.endIndex {
+            let end = payload[start...].firstIndex(of: 0x0A) ?? payload.endIndex
+            entries.append(DocumentParser.parse(Data(payload[start..<end]), lineNumber: line))
+            line += 1
+            start = end + 1
+        }
+        let documents = entries.compactMap { try? $0.get() }
+        let records = task.run(documents)
+        var output = Data()
+        output.reserveCapacity(records.reduce(0) { $0 + $1.json.utf8.count + 1 })
+        var errors: UInt32 = 0, tokens: UInt64 = 0
+        var next = records.makeIterator()
+        for entry in entries {
+            let text: String
+            switch entry {
+            case .success:
+                let record = next.next()!
+                if record.isError { errors += 1 }
+                tokens += UInt64(record.tokens)
+                text = record.json
+            case .failure(let e):
+                errors += 1
+                text = e.record
+            }
+            output.append(contentsOf: text.utf8)
+            output.append(0x0A)
+        }
+        let frame: Data
+        do { frame = try LZ4Frame.compress(output) } catch { return failure("cannot compress the results: \(error)") }
+        return .success(ShardResult(jobId: assignment.jobId, shardId: assignment.shardId, attemptId: assignment.attemptId,
+                                    documentCount: UInt32(entries.count), errorCount: errors, tokenCount: tokens,
+                                    rawBytes: UInt64(output.count), frame: frame))
+    }
+}
