@@ -103,7 +103,7 @@ public enum TaskCatalog {
         case "noop":
             return NoopTask()
         case "test-crash" where names.contains("test-crash"):
-            return CrashTestTask(marker: spec.string("marker") ?? "CRASH")
+            return CrashTestTask(marker: spec.string("marker") ?? "CRASH", delayMs: spec.int("delay_ms", default: 0))
         default:
             throw SpecError("job spec", "unknown task '\(spec.task)'; known tasks: \(names.joined(separator: ", "))")
         }
@@ -118,12 +118,15 @@ public final class NoopTask: DomainTask {
     }
 }
 
-/// Test-only: kills the process on a document containing `marker`, to exercise poison-document isolation.
+/// Test-only: kills the process on a document containing `marker` (poison-document isolation), and
+/// can take `delayMs` per document so tests can kill processes in mid-shard.
 public final class CrashTestTask: DomainTask {
     let marker: String
-    public init(marker: String) { self.marker = marker }
+    let delayMs: Int
+    public init(marker: String, delayMs: Int = 0) { self.marker = marker; self.delayMs = delayMs }
     public func run(_ documents: [Document]) -> [TaskRecord] {
         for d in documents where d.text.contains(marker) { abort() }
+        if delayMs > 0 { usleep(useconds_t(delayMs * documents.count * 1000)) }
         return documents.map { TaskRecord(json: "{\"id\":\($0.id.json),\"chars\":\($0.text.count)}") }
     }
 }

@@ -73,7 +73,7 @@ enum KeyFiles {
     static func readSecret(_ path: String) throws -> CurveKeyPair {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CLIError("\(path): cannot read the key file") }
         for line in text.split(separator: "\n") where line.hasPrefix("secret-key") {
-            let key = line.split(separator: "=").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+            let key = value(of: line)
             guard CurveKeyPair.isValidKey(key) else { break }
             return try CurveKeyPair(secretKey: key)
         }
@@ -84,10 +84,16 @@ enum KeyFiles {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CLIError("\(path): cannot read the key file") }
         for line in text.split(separator: "\n") {
             let t = line.trimmingCharacters(in: .whitespaces)
-            let key = t.hasPrefix("public-key") ? (t.split(separator: "=").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "") : t
+            let key = t.hasPrefix("public-key") ? value(of: Substring(t)) : t
             if CurveKeyPair.isValidKey(key) { return key }
         }
         throw CLIError("\(path): no Z85 public key (40 characters); make key files with dojo keygen")
+    }
+
+    /// What follows the first "=" of a `name = value` line (Z85 keys may contain "=" themselves).
+    static func value(of line: Substring) -> String {
+        guard let eq = line.firstIndex(of: "=") else { return "" }
+        return line[line.index(after: eq)...].trimmingCharacters(in: .whitespaces)
     }
 
     /// Every public key in a directory of .pub files.
