@@ -6,7 +6,7 @@ import Models
 ///
 /// Parameters (with `prefix`, e.g. `section_`, when a task has several classifiers):
 /// `labels` (list of "NAME: DESCRIPTION" or {name, description, prompts}), `prompts` (templates with
-/// `{label}` and `{description}`, averaged per label), `temperature` (softmax temperature over
+/// `{label}`, `{description}` and `{example}`, averaged per label), `temperature` (softmax temperature over
 /// cosines), `center` (subtract the mean prototype), `batch`, `overlap` and `max_windows` (long texts).
 public enum ClassifierFactory {
     public struct Defaults {
@@ -35,7 +35,7 @@ public enum ClassifierFactory {
         let windows = spec.int("max_windows", default: 64)
         guard windows >= 1 && windows <= 100_000 else { throw SpecError(source, "params.max_windows must be in 1...100000, not \(windows)") }
         if let templates = spec.strings(prefix + "prompts") {
-            guard !templates.isEmpty, templates.allSatisfy({ $0.contains("{label}") || $0.contains("{label_lower}") || $0.contains("{description}") }) else {
+            guard !templates.isEmpty, templates.allSatisfy({ $0.contains("{label}") || $0.contains("{label_lower}") || $0.contains("{description}") || $0.contains("{example}") }) else {
                 throw SpecError(source, "params.\(prefix)prompts: each template needs {label} or {description}")
             }
         }

@@ -176,7 +176,11 @@ enum TextScan {
             let rest = Array(s[(r.lowerBound + markerLength)..<r.upperBound])
             let restWords = rest.split(whereSeparator: isBlank).count
             if restWords == 0 { return true }
-            if restWords <= 5, rest.allSatisfy({ $0 != "," && $0 != ";" }), !rest.dropLast().contains("."),
+            // Title case: every word capitalised except short joining words.
+            let small: Set<String> = ["of", "and", "the", "for", "to", "in", "on", "or", "a", "an", "by", "with"]
+            let titleWords = rest.split(whereSeparator: isBlank).map { String(String.UnicodeScalarView($0)) }
+            if restWords <= 6, rest.allSatisfy({ $0 != "," && $0 != ";" }), !rest.dropLast().contains("."),
+               titleWords.allSatisfy({ w in small.contains(w) || w.unicodeScalars.first.map { !isLower($0) } ?? true }),
                let first = rest.first(where: isLetter), isUpper(first) { return true }
         }
         return false

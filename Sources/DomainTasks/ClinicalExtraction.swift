@@ -62,7 +62,7 @@ public enum ClinicalExtraction {
         "of", "to", "and", "the", "with", "was", "is", "on", "at", "for", "in", "by", "from", "given", "received", "dose", "doses",
         "total", "about", "approximately", "than", "taking", "takes", "take", "took", "increased", "decreased", "started", "start",
         "continue", "plus", "then", "also", "weighs", "weight", "weighing", "blood", "loss", "lost", "over", "under", "were", "are",
-        "has", "had", "have", "her", "his", "every", "additional", "another", "bolus", "drip", "infusion", "using", "use", "via",
+        "has", "had", "have", "her", "his", "spo2", "sat", "sats", "saturation", "o2", "oxygen", "ox", "oximetry", "fio2", "every", "additional", "another", "bolus", "drip", "infusion", "using", "use", "via",
     ]
     static let nkda = Pattern("\\b(?:NKDA|NKA|no\\s+known\\s+(?:drug\\s+|medication\\s+|medicine\\s+)?allergies)\\b")
     static let allergicTo = Pattern("allergi(?:c|es)\\s+to\\s+([A-Za-z][A-Za-z0-9 -]{1,40}?)(?=\\s*(?:[,.;)]|\\s+and\\b|\\s+which\\b|\\s+with\\b|$))")

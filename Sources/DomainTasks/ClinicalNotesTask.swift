@@ -17,11 +17,13 @@ import Foundation
 public final class ClinicalNotesTask: DomainTask {
     public static var specialtyDefaults: ClassifierFactory.Defaults {
         ClassifierFactory.Defaults(labels: BuiltinLabels.mtsamplesSpecialties.map { LabelSpec(name: $0) },
-                                   templates: ZeroShotDefaults.specialtyTemplates, temperature: ZeroShotDefaults.specialtyTemperature)
+                                   templates: ZeroShotDefaults.specialtyTemplates, temperature: ZeroShotDefaults.specialtyTemperature, center: false)
     }
     public static var sectionDefaults: ClassifierFactory.Defaults {
-        ClassifierFactory.Defaults(labels: BuiltinLabels.mtsSectionTypes.map { LabelSpec(name: $0.code, description: $0.name) },
-                                   templates: ZeroShotDefaults.sectionTemplates, temperature: ZeroShotDefaults.sectionTemperature)
+        ClassifierFactory.Defaults(labels: BuiltinLabels.mtsSectionTypes.map {
+                                       LabelSpec(name: $0.code, description: $0.name, example: BuiltinLabels.mtsSectionExamples[$0.code] ?? "")
+                                   },
+                                   templates: ZeroShotDefaults.sectionTemplates, temperature: ZeroShotDefaults.sectionTemperature, center: false)
     }
 
     let specialty: TextClassifier?

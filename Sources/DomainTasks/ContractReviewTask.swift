@@ -15,8 +15,10 @@ import Foundation
 public final class ContractReviewTask: DomainTask {
     public static var defaults: ClassifierFactory.Defaults {
         ClassifierFactory.Defaults(
-            labels: BuiltinLabels.cuadClauseTypes.map { LabelSpec(name: $0.label, description: $0.description) },
-            templates: ZeroShotDefaults.cuadTemplates, temperature: ZeroShotDefaults.cuadTemperature, center: true)
+            labels: BuiltinLabels.cuadClauseTypes.map {
+                LabelSpec(name: $0.label, description: $0.description, example: BuiltinLabels.cuadClauseExamples[$0.label] ?? "")
+            },
+            templates: ZeroShotDefaults.cuadTemplates, temperature: ZeroShotDefaults.cuadTemperature, center: false)
     }
 
     let classifier: TextClassifier

@@ -4,11 +4,13 @@ import Foundation
 public struct LabelSpec: Sendable, Equatable {
     public var name: String
     public var description: String
+    /// A typical text of this label, for the `{example}` template (empty when none).
+    public var example: String
     /// Prompts for this label only; empty means the spec's templates.
     public var prompts: [String]
 
-    public init(name: String, description: String = "", prompts: [String] = []) {
-        self.name = name; self.description = description; self.prompts = prompts
+    public init(name: String, description: String = "", example: String = "", prompts: [String] = []) {
+        self.name = name; self.description = description; self.example = example; self.prompts = prompts
     }
 
     /// Reads `params.labels`: a list whose items are `"NAME: DESCRIPTION"` (or just `"NAME"`), or maps
@@ -33,7 +35,8 @@ public struct LabelSpec: Sendable, Equatable {
                     }
                     var prompts: [String] = []
                     if case .list(let p)? = m["prompts"] { prompts = p.map(\.description) }
-                    labels.append(LabelSpec(name: name, description: m["description"]?.description ?? "", prompts: prompts))
+                    labels.append(LabelSpec(name: name, description: m["description"]?.description ?? "",
+                                            example: m["example"]?.description ?? "", prompts: prompts))
                 default:
                     throw SpecError(source, "params.labels[\(i)] should be \"NAME: DESCRIPTION\" or {name, description}")
                 }
@@ -52,13 +55,16 @@ public struct LabelSpec: Sendable, Equatable {
         return labels
     }
 
-    /// This label's prompts from `templates` (`{label}`, `{description}`, `{label_lower}` are filled in).
+    /// This label's prompts from `templates` (`{label}`, `{description}`, `{example}`, `{label_lower}` are
+    /// filled in; a template that needs an example the label lacks is skipped).
     public func prompts(templates: [String]) -> [String] {
         if !prompts.isEmpty { return prompts }
-        return templates.map { t in
+        let usable = templates.filter { !$0.contains("{example}") || !example.isEmpty }
+        return (usable.isEmpty ? ["{label}: {description}"] : usable).map { t in
             var s = t.replacingOccurrences(of: "{label}", with: name)
                 .replacingOccurrences(of: "{label_lower}", with: name.lowercased())
                 .replacingOccurrences(of: "{description}", with: description)
+                .replacingOccurrences(of: "{example}", with: example)
             if description.isEmpty, s.hasSuffix(": ") { s.removeLast(2) }
             return s.trimmingCharacters(in: .whitespaces)
         }

@@ -96,7 +96,7 @@ public struct RiskFlags: Sendable {
                 }
                 var phrase = text.text(hit)
                 if phrase.count > 80 { phrase = String(phrase.prefix(77)) + "..." }
-                var reason = "\(who.isEmpty ? "" : "\(who)— ")\(rule.what): \"\(phrase)\""
+                var reason = who.isEmpty ? "\(rule.what): \"\(phrase)\"" : "\(who)can terminate without cause: \"\(phrase)\""
                 if clause.type == rule.type { reason += "; typed \(rule.type) (\(Score.format(clause.score)))" }
                 out.append(RiskFlag(type: name, clause: i, reason: reason))
             }
