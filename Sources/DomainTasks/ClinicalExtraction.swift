@@ -44,6 +44,9 @@ public struct Vital: Sendable, Equatable {
     /// The whole mention, label included.
     public var start: Int
     public var end: Int
+    public init(type: String, value: String, unit: String?, start: Int, end: Int) {
+        self.type = type; self.value = value; self.unit = unit; self.start = start; self.end = end
+    }
     var json: String {
         "{\"type\":\"\(type)\",\"value\":\(JSONText.quote(value))" + (unit.map { ",\"unit\":\(JSONText.quote($0))" } ?? "") + ",\"start\":\(start),\"end\":\(end)}"
     }
@@ -68,8 +71,8 @@ public enum ClinicalExtraction {
     static let allergicTo = Pattern("allergi(?:c|es)\\s+to\\s+([A-Za-z][A-Za-z0-9 -]{1,40}?)(?=\\s*(?:[,.;)]|\\s+and\\b|\\s+which\\b|\\s+with\\b|$))")
     static let vitalPatterns: [(String, Pattern, String?)] = [
         ("bp", Pattern("(?:\\b(?i:blood\\s+pressure)|\\bBP|\\bB/P)\\s*(?:(?i:is|was|of)\\s*)?:?\\s*(\\d{2,3}\\s*/\\s*\\d{2,3})", caseInsensitive: false), "mmHg"),
-        ("hr", Pattern("(?:\\b(?i:heart\\s+rate|pulse(?:\\s+rate)?)|\\bHR|\\bP)\\s*(?:(?i:is|was|of)\\s*)?:?\\s*(\\d{2,3})(?![\\d/.])(?:\\s*(?i:bpm|beats per minute))?", caseInsensitive: false), nil),
-        ("rr", Pattern("(?:\\b(?i:respiratory\\s+rate|respirations|resp(?:irations)?)|\\bRR|\\bR)\\s*(?:(?i:is|was|of)\\s*)?:?\\s*(\\d{1,2})(?![\\d/.])", caseInsensitive: false), nil),
+        ("hr", Pattern("(?:\\b(?i:heart\\s+rate|pulse(?:\\s+rate)?)|\\bHR|\\bP)\\s*(?:(?i:is|was|of)\\s*)?:?\\s*(\\d{2,3})(?![\\d/]|\\.\\d)(?:\\s*(?i:bpm|beats per minute))?", caseInsensitive: false), nil),
+        ("rr", Pattern("(?:\\b(?i:respiratory\\s+rate|respirations|resp(?:irations)?)|\\bRR|\\bR)\\s*(?:(?i:is|was|of)\\s*)?:?\\s*(\\d{1,2})(?![\\d/]|\\.\\d)", caseInsensitive: false), nil),
         ("temp", Pattern("(?:\\b(?i:temperature|temp)|\\bT(?:max)?)\\s*(?:(?i:is|was|of)\\s*)?:?\\s*(\\d{2,3}(?:\\.\\d{1,2})?)(?!\\d)\\s*(?:°|(?i:degrees?))?\\s*([FC](?![A-Za-z]))?", caseInsensitive: false), nil),
         ("spo2", Pattern("(?:\\b(?i:SpO2|O2\\s+sat(?:uration)?s?|oxygen\\s+saturation|pulse\\s+ox(?:imetry)?|sat(?:uration)?s?))\\s*(?:(?i:is|was|of)\\s*)?:?\\s*(\\d{2,3})\\s*%", caseInsensitive: false), "%"),
         ("weight", Pattern("\\b(?:weight|wt)\\.?\\s*(?:is|was|of)?\\s*:?\\s*(\\d{1,3}(?:\\.\\d+)?)\\s*(kg|kilograms?|lbs?|pounds?)\\b"), nil),

@@ -24,7 +24,7 @@ enum DocumentChecks {
             total += 1
             if englishWords.contains(String(w)) { english += 1 }
         }
-        guard total >= 20, english * 100 < total * 3 else { return nil }
+        guard total >= 20, english * 100 < total * 10 else { return nil }
         return "the text does not look like English (\(english) of \(total) words are common English words); headings, extraction rules and zero-shot prompts are English-only, so results may be incomplete"
     }
 }
