@@ -66,7 +66,7 @@ public final class CachingModelProvider: ModelProvider {
 public enum TaskCatalog {
     /// Tasks for users; `test-crash` exists only when `DOJO_TEST_TASKS=1`.
     public static var names: [String] {
-        var n = ["embed", "noop"]
+        var n = ["embed", "classify", "contract-review", "clinical-notes", "noop"]
         if ProcessInfo.processInfo.environment["DOJO_TEST_TASKS"] == "1" { n.append("test-crash") }
         return n
     }
@@ -90,6 +90,31 @@ public enum TaskCatalog {
             let batch = spec.int("batch", default: 32)
             guard batch >= 1 && batch <= 4096 else { throw SpecError(source, "params.batch must be in 1...4096, not \(batch)") }
         }
+        if ["classify", "contract-review", "clinical-notes"].contains(spec.task) {
+            try validateModelTask(spec, source: source)
+        }
+    }
+
+    /// Domain tasks: their own parameters, then the model and adapter (an adapter with a head must know the labels asked for).
+    static func validateModelTask(_ spec: JobSpec, source: String) throws {
+        switch spec.task {
+        case "classify": try ClassifyTask.validate(spec, source: source)
+        case "contract-review": try ContractReviewTask.validate(spec, source: source)
+        default: try ClinicalNotesTask.validate(spec, source: source)
+        }
+        guard let model = spec.model else { throw SpecError(source, "task '\(spec.task)' needs a 'model' (e.g. minilm)") }
+        let encoder: SentenceEncoder
+        do { encoder = try SentenceEncoder(directory: try ModelRegistry.resolve(model)) } catch {
+            throw SpecError(source, "model: \(error)")
+        }
+        for (key, path) in spec.adapterPaths {
+            let adapter: LoRAAdapter
+            do { adapter = try encoder.loadAdapter(URL(fileURLWithPath: path)) } catch {
+                throw SpecError(source, "\(key): \(error)")
+            }
+            let prefix = key == "adapter" ? spec.primaryLabelPrefix : String(key.dropLast("adapter".count))
+            try ClassifierFactory.checkAdapter(adapter, labels: try LabelSpec.parse(spec.params[prefix + "labels"], source: source), source: source)
+        }
     }
 
     /// Builds the task a spec names.
@@ -100,6 +125,12 @@ public enum TaskCatalog {
             let encoder = try models.encoder(model)
             let adapter = try spec.adapter.map { try models.adapter($0, for: encoder) }
             return EmbedTask(encoder: encoder, adapter: adapter, pool: models.pool, batch: spec.int("batch", default: 32))
+        case "classify":
+            return try ClassifyTask.make(spec, models: models)
+        case "contract-review":
+            return try ContractReviewTask.make(spec, models: models)
+        case "clinical-notes":
+            return try ClinicalNotesTask.make(spec, models: models)
         case "noop":
             return NoopTask()
         case "test-crash" where names.contains("test-crash"):

@@ -7,5 +7,7 @@ struct Dojo: ParsableCommand {
         abstract: "Batch transformer inference over documents: encoders, decoders, LoRA, a coordinator and workers.",
         subcommands: [
             CoordinatorCommand.self, WorkerCommand.self, SubmitCommand.self, StatusCommand.self, ResultsCommand.self,
-            CancelCommand.self, WorkersCommand.self, KeygenCommand.self, RunCommand.self, EmbedCommand.self, TokenizeCommand.self, BenchCommand.self])
+            CancelCommand.self, WorkersCommand.self, KeygenCommand.self, RunCommand.self, EmbedCommand.self,
+            TokenizeCommand.self, EvalCommand.self, BenchCommand.self,
+        ])
 }

@@ -1,0 +1,44 @@
+import Foundation
+
+extension JobSpec {
+    /// A number parameter with a default.
+    public func double(_ key: String, default value: Double) -> Double {
+        if case .number(let n)? = params[key] { return n }
+        return value
+    }
+
+    /// A boolean parameter with a default.
+    public func bool(_ key: String, default value: Bool) -> Bool {
+        if case .bool(let b)? = params[key] { return b }
+        return value
+    }
+
+    /// A list of strings (a single string counts as a list of one), if set.
+    public func strings(_ key: String) -> [String]? {
+        switch params[key] {
+        case .list(let l)?: return l.map(\.description)
+        case .string(let s)?: return [s]
+        default: return nil
+        }
+    }
+}
+
+extension JobSpec {
+    /// Every adapter the spec names: the top-level `adapter` and `params.*_adapter` (clinical notes has one per classifier).
+    public var adapterPaths: [(key: String, path: String)] {
+        var out: [(String, String)] = []
+        if let adapter { out.append(("adapter", adapter)) }
+        for (k, v) in params.sorted(by: { $0.key < $1.key }) where k.hasSuffix("_adapter") {
+            if case .string(let p) = v { out.append((k, p)) }
+        }
+        return out
+    }
+
+    /// Which classifier the top-level adapter serves: clause types, specialty, or the classify labels.
+    var primaryLabelPrefix: String {
+        switch task {
+        case "clinical-notes": return "specialty_"
+        default: return ""
+        }
+    }
+}
