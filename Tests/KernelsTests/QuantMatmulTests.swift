@@ -1,0 +1,122 @@
+import Kernels
+import TestSupport
+import XCTest
+
+final class QuantMatmulTests: XCTestCase {
+    /// Fast vs the integer twin: the same quantized products in another float summation order.
+    static let twinRelativeTolerance: Float = 1e-5
+
+    static let pools: [ThreadPool?] = [nil, ThreadPool(threads: 1), ThreadPool(threads: 2)]
+
+    /// k values to test for a format: whole blocks, some past Gemm's k chunk (384).
+    static func ks(_ format: QuantFormat) -> [Int] {
+        switch format.blockSize {
+        case 1: return [7, 32, 96, 576]
+        case 32: return [32, 96, 256, 576]
+        default: return [256, 512]
+        }
+    }
+
+    /// Checks matmul against both twins for one shape; returns the worst error vs the twin.
+    func check(format: QuantFormat, m: Int, n: Int, k: Int, pad: Int, accumulate: Bool, pool: ThreadPool?,
+               file: StaticString = #filePath, line: UInt = #line) {
+        let ldx = k + pad, ldy = n + 2 * pad
+        let seed = UInt64(m * 1_000_003 + n * 1009 + k * 7 + format.rawValue)
+        let w = QuantMatmul.randomWeights(format: format, rows: n, k: k, seed: seed)
+        let x = randomFloats(m * ldx, seed: seed + 1, in: -2...2)
+        let y0 = randomFloats(m * ldy, seed: seed + 2)
+        var fast = y0, twin = y0, float = y0
+        w.withUnsafeBytes { w in
+            let wp = w.baseAddress!
+            QuantMatmul.matmul(m: m, n: n, k: k, x: x, ldx: ldx, weights: wp, format: format, y: &fast, ldy: ldy,
+                               accumulate: accumulate, pool: pool)
+            QuantMatmul.referenceQuantizedMatmul(m: m, n: n, k: k, x: x, ldx: ldx, weights: wp, format: format,
+                                                 y: &twin, ldy: ldy, accumulate: accumulate)
+            QuantMatmul.referenceMatmul(m: m, n: n, k: k, x: x, ldx: ldx, weights: wp, format: format,
+                                        y: &float, ldy: ldy, accumulate: accumulate)
+        }
+        // Per-output scales: S = Σ|w||xq| (float rounding), E = Σ|w||xq - x| (quantization error).
+        var wd = [Float](repeating: 0, count: n * k), xq = [Float](repeating: 0, count: m * k)
+        w.withUnsafeBytes { w in
+            for j in 0..<n {
+                wd.withUnsafeMutableBufferPointer {
+                    QuantMatmul.referenceDequantizeRow(w.baseAddress! + j * format.rowBytes(k), format: format, k: k,
+                                                       into: $0.baseAddress! + j * k)
+                }
+            }
+        }
+        for i in 0..<m {
+            x.withUnsafeBufferPointer { x in
+                xq.withUnsafeMutableBufferPointer {
+                    QuantMatmul.quantizeActivations(x.baseAddress! + i * ldx, k: k, kind: format.activationQuantization,
+                                                    into: $0.baseAddress! + i * k)
+                }
+            }
+        }
+        let context = "\(format) m \(m) n \(n) k \(k) pad \(pad) acc \(accumulate) threads \(pool?.threads ?? 0)"
+        for i in 0..<m {
+            for j in 0..<ldy {
+                let idx = i * ldy + j
+                if j >= n {
+                    XCTAssertEqual(fast[idx], y0[idx], "padding of y written at (\(i), \(j)): \(context)", file: file, line: line)
+                    continue
+                }
+                var s: Float = abs(accumulate ? y0[idx] : 0), e: Float = 0
+                for p in 0..<k {
+                    s += abs(wd[j * k + p] * xq[i * k + p])
+                    e += abs(wd[j * k + p] * (xq[i * k + p] - x[i * ldx + p]))
+                }
+                let twinTolerance = Self.twinRelativeTolerance * s + 1e-6
+                if abs(fast[idx] - twin[idx]) > twinTolerance {
+                    XCTFail("fast \(fast[idx]) vs twin \(twin[idx]) at (\(i), \(j)), tolerance \(twinTolerance): \(context)",
+                            file: file, line: line)
+                    return
+                }
+                let floatTolerance = e * 1.001 + Self.twinRelativeTolerance * s + 1e-6
+                if abs(fast[idx] - float[idx]) > floatTolerance {
+                    XCTFail("fast \(fast[idx]) vs float \(float[idx]) at (\(i), \(j)), tolerance \(floatTolerance): \(context)",
+                            file: file, line: line)
+                    return
+                }
+            }
+        }
+    }
+
+    func testEveryFormatAwkwardShapes() {
+        var variant = 0
+        for format in QuantFormat.allCases {
+            for k in Self.ks(format) {
+                for m in [1, 3, 17, 33] {
+                    for n in [1, 3, 17, 33] {
+                        variant += 1
+                        check(format: format, m: m, n: n, k: k, pad: variant % 3 == 0 ? 3 : 0,
+                              accumulate: variant % 2 == 1, pool: Self.pools[variant % 3])
+                    }
+                }
+            }
+        }
+    }
+
+    /// Several x panels and weight tiles, both threads: the prompt-sized path.
+    func testLargerShapesAllPools() {
+        for format in [QuantFormat.q4_1, .q8_0, .q4_K, .q6_K] {
+            for pool in Self.pools {
+                check(format: format, m: 150, n: 61, k: 512, pad: 1, accumulate: false, pool: pool)
+                check(format: format, m: 2, n: 130, k: 512, pad: 0, accumulate: true, pool: pool)
+            }
+        }
+    }
+
+    /// k = 0 clears (or keeps, accumulating) y; m = 0 or n = 0 writes nothing.
+    func testEmptyShapes() {
+        var y: [Float] = [1, 2, 3, 4]
+        let x: [Float] = [0]
+        let w: [UInt8] = [0]
+        QuantMatmul.matmul(m: 2, n: 2, k: 0, x: x, ldx: 0, weights: w, format: .q8_0, y: &y, ldy: 2, accumulate: true, pool: nil)
+        XCTAssertEqual(y, [1, 2, 3, 4])
+        QuantMatmul.matmul(m: 0, n: 2, k: 32, x: x, ldx: 32, weights: w, format: .q8_0, y: &y, ldy: 2, pool: nil)
+        XCTAssertEqual(y, [1, 2, 3, 4])
+        QuantMatmul.matmul(m: 2, n: 2, k: 0, x: x, ldx: 0, weights: w, format: .q8_0, y: &y, ldy: 2, pool: nil)
+        XCTAssertEqual(y, [0, 0, 0, 0])
+    }
+}
