@@ -39,99 +39,13 @@ public struct QuantLinear: @unchecked Sendable {
 }
 
 /// y[m×n] (+)= x[m×k]·Wᵀ with W's n rows in GGML blocks of `type`. The one place the decoder
-/// multiplies by a quantized weight.
+/// multiplies by a quantized weight: Kernels' QuantMatmul (activations quantized to the weight's Q8
+/// partner once per row, as ggml does; GGMLType ids are QuantFormat's raw values).
 @inline(__always)
 func quantizedMatmul(m: Int, n: Int, k: Int, x: UnsafePointer<Float>, ldx: Int, weights: UnsafeRawPointer,
                      type: GGMLType, y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool, pool: ThreadPool) {
-    fallbackQuantizedMatmul(m: m, n: n, k: k, x: x, ldx: ldx, weights: weights, type: type, y: y, ldy: ldy,
-                            accumulate: accumulate, pool: pool)
-}
-
-/// FALLBACK until Kernels' QuantMatmul lands: x's rows are rounded as ggml rounds activations for
-/// the weight's dot product (Q8_0/Q8_1/Q8_K blocks, f16), then chunks of W rows are dequantised
-/// (Models' reference dequantisers) into per-thread scratch and dotted with every x row. Each output
-/// is one dot product in a fixed order, so a row's result does not depend on the rest of the batch.
-/// Correct, not fast.
-private func fallbackQuantizedMatmul(m: Int, n: Int, k: Int, x: UnsafePointer<Float>, ldx: Int,
-                                     weights: UnsafeRawPointer, type: GGMLType, y: UnsafeMutablePointer<Float>,
-                                     ldy: Int, accumulate: Bool, pool: ThreadPool) {
-    FallbackScratch.lock.lock()
-    defer { FallbackScratch.lock.unlock() }
-    let xq = UnsafePointer(FallbackScratch.reserve(m * k))
-    for r in 0..<m { roundActivations(x + r * ldx, count: k, for: type, into: UnsafeMutablePointer(mutating: xq) + r * k) }
-    let rowBytes = type.byteCount(elements: k)!
-    let chunk = 16
-    pool.parallelFor((n + chunk - 1) / chunk) { c, worker in
-        let j0 = c * chunk, rows = min(chunk, n - j0)
-        let w = pool.scratch(worker: worker, count: chunk * k)
-        for r in 0..<rows {
-            try! Dequantize.row(type, weights + (j0 + r) * rowBytes, count: k, into: w + r * k)
-        }
-        for i in 0..<m {
-            let xi = xq + i * k, yi = y + i * ldy + j0
-            for r in 0..<rows {
-                let d = dot(xi, w + r * k, count: k)
-                yi[r] = accumulate ? yi[r] + d : d
-            }
-        }
-    }
-}
-
-/// The fallback's rounded activations (one buffer, grown on demand, under a lock).
-private enum FallbackScratch {
-    static let lock = NSLock()
-    nonisolated(unsafe) static var buffer = UnsafeMutablePointer<Float>.allocate(capacity: 1)
-    nonisolated(unsafe) static var capacity = 1
-    static func reserve(_ n: Int) -> UnsafeMutablePointer<Float> {
-        if n > capacity { buffer.deallocate(); buffer = .allocate(capacity: n); capacity = n }
-        return buffer
-    }
-}
-
-/// x rounded as ggml quantises activations for a dot product with `type` (its `vec_dot_type`):
-/// Q8_0 blocks for Q4_0/Q5_0/Q8_0, Q8_1 for Q4_1/Q5_1 (same values), Q8_K for the K-quants,
-/// f16/bf16 for those weights, none for f32.
-func roundActivations(_ x: UnsafePointer<Float>, count k: Int, for type: GGMLType, into out: UnsafeMutablePointer<Float>) {
-    switch type {
-    case .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q8_1:
-        var b = 0
-        while b < k {
-            var amax: Float = 0
-            for j in b..<b + 32 { amax = max(amax, abs(x[j])) }
-            // as ggml's AVX quantize_row_q8_0/q8_1: id = 127/amax, round half to even, d stored as f16
-            let d = amax / 127, id: Float = amax != 0 ? 127 / amax : 0
-            let dh = Float(Float16(d))
-            for j in b..<b + 32 { out[j] = (x[j] * id).rounded(.toNearestOrEven) * dh }
-            b += 32
-        }
-    case .q4_K, .q5_K, .q6_K, .q2_K, .q3_K, .q8_K:
-        var b = 0
-        while b < k {
-            var amax: Float = 0, signedMax: Float = 0
-            for j in b..<b + 256 where abs(x[j]) > amax { amax = abs(x[j]); signedMax = x[j] }
-            if amax == 0 {
-                for j in b..<b + 256 { out[j] = 0 }
-            } else {
-                let iscale = -127 / signedMax, d = 1 / iscale
-                for j in b..<b + 256 { out[j] = min(127, (iscale * x[j]).rounded(.toNearestOrEven)) * d }
-            }
-            b += 256
-        }
-    case .f16:
-        for j in 0..<k { out[j] = Float(Float16(x[j])) }
-    case .bf16:
-        for j in 0..<k { out[j] = Dequantize.bf16ToFloat(bf16Bits(x[j])) }
-    case .f32:
-        out.update(from: x, count: k)
-    }
-}
-
-/// x rounded to bfloat16 (nearest even), as ggml's fp32→bf16.
-@inline(__always)
-func bf16Bits(_ x: Float) -> UInt16 {
-    let u = x.bitPattern
-    if x.isNaN { return UInt16(truncatingIfNeeded: (u >> 16) | 64) }
-    return UInt16(truncatingIfNeeded: (u &+ (0x7FFF &+ ((u >> 16) & 1))) >> 16)
+    QuantMatmul.matmul(m: m, n: n, k: k, x: x, ldx: ldx, weights: weights, format: QuantFormat(rawValue: Int(type.rawValue))!,
+                       y: y, ldy: ldy, accumulate: accumulate, pool: pool)
 }
 
 /// A Llama-family model: config, weights (views into the mapped GGUF file), forward pass.
