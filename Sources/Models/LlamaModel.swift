@@ -1,0 +1,449 @@
+// Llama-family decoder, following llama.cpp's llama graph (`llm_build_llama`, b4748) and Hugging
+// Face's `LlamaForCausalLM`: token embedding → N × [RMSNorm → attention (RoPE, grouped-query,
+// causal over the KV cache) → residual → RMSNorm → SwiGLU feed-forward → residual] → RMSNorm →
+// output head (tied to the embedding when `output.weight` is absent). A batch is a list of
+// (sequence slot, position, token) rows from any number of sequences; logits are computed only
+// for the rows that ask for them.
+import Foundation
+import Kernels
+
+/// A projection `y = x·Wᵀ (+ b)` whose weight stays in its GGUF blocks inside the mapped file.
+public struct QuantLinear: @unchecked Sendable {
+    public let name: String            // GGUF tensor name, e.g. "blk.0.attn_q.weight"
+    let weight: GGUFTensor             // [out, in]: `out` rows of GGML blocks (GGUF dims [in, out])
+    let bias: UnsafePointer<Float>?    // [out] (Qwen2's QKV biases), f32 in the file
+    public let outFeatures: Int
+    public let inFeatures: Int
+
+    /// y[rows, out] (+)= x[rows, in]·Wᵀ + b, then `+= scale·(x·Aᵀ)·Bᵀ` for an adapter that targets
+    /// this weight (llama.cpp's `build_lora_mm`). Base weights are never modified.
+    @inline(__always)
+    func apply(_ x: UnsafePointer<Float>, ldx: Int, rows: Int, into y: UnsafeMutablePointer<Float>, ldy: Int,
+               accumulate: Bool = false, adapter: DecoderLoRA?, loraScratch: UnsafeMutablePointer<Float>,
+               pool: ThreadPool) {
+        quantizedMatmul(m: rows, n: outFeatures, k: inFeatures, x: x, ldx: ldx, weights: weight.pointer,
+                        type: weight.type, y: y, ldy: ldy, accumulate: accumulate, pool: pool)
+        if let bias {
+            for r in 0..<rows {
+                let yr = y + r * ldy
+                for j in 0..<outFeatures { yr[j] += bias[j] }
+            }
+        }
+        guard let adapter, let lora = adapter.pair(for: name) else { return }
+        let r = lora.rank
+        Gemm.matmulTransposed(m: rows, n: r, k: inFeatures, a: x, lda: ldx, b: lora.a, ldb: inFeatures,
+                              c: loraScratch, ldc: r, pool: pool)
+        Gemm.matmulTransposed(m: rows, n: outFeatures, k: r, a: loraScratch, lda: r, b: lora.b, ldb: r,
+                              c: y, ldc: ldy, alpha: lora.scale * adapter.userScale, accumulate: true, pool: pool)
+    }
+}
+
+/// y[m×n] (+)= x[m×k]·Wᵀ with W's n rows in GGML blocks of `type`. The one place the decoder
+/// multiplies by a quantized weight: Kernels' QuantMatmul (activations quantized to the weight's Q8
+/// partner once per row, as ggml does; GGMLType ids are QuantFormat's raw values).
+@inline(__always)
+func quantizedMatmul(m: Int, n: Int, k: Int, x: UnsafePointer<Float>, ldx: Int, weights: UnsafeRawPointer,
+                     type: GGMLType, y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool, pool: ThreadPool) {
+    QuantMatmul.matmul(m: m, n: n, k: k, x: x, ldx: ldx, weights: weights, format: QuantFormat(rawValue: Int(type.rawValue))!,
+                       y: y, ldy: ldy, accumulate: accumulate, pool: pool)
+}
+
+/// A Llama-family model: config, weights (views into the mapped GGUF file), forward pass.
+public final class LlamaModel: @unchecked Sendable {
+    struct Layer {
+        let attentionNorm: UnsafePointer<Float>  // [dim]
+        let wq: QuantLinear                      // [dim, dim]
+        let wk: QuantLinear                      // [kvDim, dim]
+        let wv: QuantLinear                      // [kvDim, dim]
+        let wo: QuantLinear                      // [dim, dim]
+        let ffnNorm: UnsafePointer<Float>        // [dim]
+        let gate: QuantLinear                    // [hiddenDim, dim]
+        let up: QuantLinear                      // [hiddenDim, dim]
+        let down: QuantLinear                    // [dim, hiddenDim]
+    }
+
+    public let config: LlamaConfig
+    public let file: GGUFFile
+    public let tokenizer: BPETokenizer
+    let tokenEmbedding: GGUFTensor               // [vocab, dim] rows of GGML blocks
+    let layers: [Layer]
+    let outputNorm: UnsafePointer<Float>         // [dim]
+    let output: QuantLinear                      // [vocab, dim]; token_embd when tied
+    let inverseFrequencies: [Float]              // [ropeDimensions / 2]
+
+    /// The tensor types the forward pass can multiply by.
+    static let weightTypes: [GGMLType] = [.f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_K, .q5_K, .q6_K]
+
+    /// Maps and checks the model at `path`: config from metadata, every tensor by name, shape and type.
+    public convenience init(path: String) throws {
+        try self.init(file: GGUFFile(path: path))
+    }
+
+    public init(file: GGUFFile) throws {
+        let config = try LlamaConfig(gguf: file)
+        self.config = config
+        self.file = file
+        tokenizer = try BPETokenizer(gguf: file)
+        let dim = config.dim, kvDim = config.kvDim, hidden = config.hiddenDim, vocab = config.vocabSize
+
+        func norm(_ name: String) throws -> UnsafePointer<Float> {
+            try file.tensor(named: name, dims: [dim], types: [.f32]).pointer.assumingMemoryBound(to: Float.self)
+        }
+        func linear(_ name: String, out: Int, in: Int, bias: Bool = false) throws -> QuantLinear {
+            let w = try file.tensor(named: name + ".weight", dims: [`in`, out], types: Self.weightTypes)
+            let b = bias ? try file.tensor(named: name + ".bias", dims: [out], types: [.f32]).pointer.assumingMemoryBound(to: Float.self) : nil
+            return QuantLinear(name: name + ".weight", weight: w, bias: b, outFeatures: out, inFeatures: `in`)
+        }
+        tokenEmbedding = try file.tensor(named: "token_embd.weight", dims: [dim, vocab], types: Self.weightTypes)
+        layers = try (0..<config.layers).map { i in
+            let p = "blk.\(i)."
+            return Layer(attentionNorm: try norm(p + "attn_norm.weight"),
+                         wq: try linear(p + "attn_q", out: dim, in: dim, bias: config.qkvBias),
+                         wk: try linear(p + "attn_k", out: kvDim, in: dim, bias: config.qkvBias),
+                         wv: try linear(p + "attn_v", out: kvDim, in: dim, bias: config.qkvBias),
+                         wo: try linear(p + "attn_output", out: dim, in: dim),
+                         ffnNorm: try norm(p + "ffn_norm.weight"),
+                         gate: try linear(p + "ffn_gate", out: hidden, in: dim),
+                         up: try linear(p + "ffn_up", out: hidden, in: dim),
+                         down: try linear(p + "ffn_down", out: dim, in: hidden))
+        }
+        outputNorm = try norm("output_norm.weight")
+        if file.info(named: "output.weight") != nil {
+            output = try linear("output", out: vocab, in: dim)
+        } else {
+            output = QuantLinear(name: "output.weight", weight: tokenEmbedding, bias: nil, outFeatures: vocab, inFeatures: dim)
+        }
+        // θ_i = base^(-2i/d), as ggml_rope computes theta_scale = powf(base, -2/n_dims).
+        let d = config.ropeDimensions
+        inverseFrequencies = (0..<d / 2).map { i in Float(pow(Double(config.ropeFreqBase), -2 * Double(i) / Double(d))) }
+    }
+
+    /// Every projection's [out, in] by GGUF weight name, for checking adapters.
+    public var linearShapes: [String: (out: Int, in: Int)] {
+        var shapes: [String: (out: Int, in: Int)] = [:]
+        for l in layers {
+            for lin in [l.wq, l.wk, l.wv, l.wo, l.gate, l.up, l.down] { shapes[lin.name] = (lin.outFeatures, lin.inFeatures) }
+        }
+        return shapes
+    }
+
+    /// A run state for up to `slots` sequences of `context` positions and `batchTokens` rows per pass.
+    public func makeState(slots: Int, context: Int? = nil, batchTokens: Int = 512, logitRows: Int? = nil,
+                          maxAdapterRank: Int = 64, pool: ThreadPool) -> LlamaRunState {
+        LlamaRunState(config: config, slots: slots, context: min(context ?? config.contextLength, config.contextLength),
+                      batchTokens: batchTokens, logitRows: logitRows ?? max(slots, 1), maxAdapterRank: maxAdapterRank, pool: pool)
+    }
+
+    /// Runs the rows loaded into `state` (see `LlamaRunState.add`), writing their keys and values into
+    /// the slots' caches, and leaves logits for the rows that asked in `state.logits(_:)`.
+    public func forward(_ state: LlamaRunState, adapter: DecoderLoRA? = nil) {
+        let dim = config.dim, kvDim = config.kvDim, hidden = config.hiddenDim, vocab = config.vocabSize
+        let heads = config.heads, kvHeads = config.kvHeads, headDim = config.headDim, group = config.groupSize
+        let t = state.rowCount, pool = state.pool, eps = config.normEps
+        let scale = 1 / Float(headDim).squareRoot()
+        let x = state.x, xb = state.xb, q = state.q, k = state.k, v = state.v
+        let attention = state.attention, hb = state.hb, hb2 = state.hb2, lora = state.loraScratch
+        let cache = state.cache
+        if t == 0 { return }
+
+        // token embedding: one row dequantised per token
+        let embeddingRowBytes = tokenEmbedding.type.byteCount(elements: dim)!
+        for r in 0..<t {
+            try! Dequantize.row(tokenEmbedding.type, tokenEmbedding.pointer + Int(state.tokens[r]) * embeddingRowBytes,
+                                count: dim, into: x + r * dim)
+        }
+        // rope angles for each row's position, shared by every layer
+        state.prepareRope(inverseFrequencies: inverseFrequencies, frequencyScale: config.ropeFrequencyScale)
+
+        for (l, layer) in layers.enumerated() {
+            // attention norm
+            rmsNorm(x, weight: layer.attentionNorm, rows: t, dim: dim, eps: eps, out: xb)
+
+            // qkv
+            layer.wq.apply(xb, ldx: dim, rows: t, into: q, ldy: dim, adapter: adapter, loraScratch: lora, pool: pool)
+            layer.wk.apply(xb, ldx: dim, rows: t, into: k, ldy: kvDim, adapter: adapter, loraScratch: lora, pool: pool)
+            layer.wv.apply(xb, ldx: dim, rows: t, into: v, ldy: kvDim, adapter: adapter, loraScratch: lora, pool: pool)
+
+            // rope on q and k, then k and v into each row's slot of the cache
+            for r in 0..<t {
+                let ropeStyle = config.ropeStyle
+                state.rotate(q + r * dim, row: r, heads: heads, headDim: headDim, style: ropeStyle)
+                state.rotate(k + r * kvDim, row: r, heads: kvHeads, headDim: headDim, style: ropeStyle)
+                let slot = Int(state.slots[r]), position = Int(state.positions[r])
+                let kc = cache.keys(slot: slot, layer: l) + position * kvDim
+                let vc = cache.values(slot: slot, layer: l) + position * kvDim
+                for i in 0..<kvDim { kc[i] = Float16(k[r * kvDim + i]); vc[i] = Float16(v[r * kvDim + i]) }
+            }
+
+            // causal grouped-query attention over the slot's f16 cache: query head h reads KV head h / group;
+            // q and the probabilities are rounded to f16 for the products, as ggml's f16 mul_mat does
+            pool.parallelFor(t * heads) { index, worker in
+                let r = index / heads, h = index % heads
+                let slot = Int(state.slots[r]), length = Int(state.positions[r]) + 1
+                let kvOffset = (h / group) * headDim
+                let keys = UnsafePointer(cache.keys(slot: slot, layer: l)) + kvOffset
+                let values = UnsafePointer(cache.values(slot: slot, layer: l)) + kvOffset
+                let qh = pool.scratch(worker: worker, count: headDim + length)
+                let scores = qh + headDim
+                for d in 0..<headDim { qh[d] = Float(Float16(q[r * dim + h * headDim + d])) }
+                for j in 0..<length { scores[j] = scale * dotHalf(qh, keys + j * kvDim, count: headDim) }
+                Softmax.softmax(scores, count: length)
+                let out = attention + r * dim + h * headDim
+                out.update(repeating: 0, count: headDim)
+                for j in 0..<length { axpyHalf(Float(Float16(scores[j])), values + j * kvDim, out, count: headDim) }
+            }
+
+            // output projection, residual
+            layer.wo.apply(attention, ldx: dim, rows: t, into: x, ldy: dim, accumulate: true, adapter: adapter, loraScratch: lora, pool: pool)
+
+            // ffn norm
+            rmsNorm(x, weight: layer.ffnNorm, rows: t, dim: dim, eps: eps, out: xb)
+
+            // swiglu ffn: down(silu(gate(x)) * up(x)), residual
+            layer.gate.apply(xb, ldx: dim, rows: t, into: hb, ldy: hidden, adapter: adapter, loraScratch: lora, pool: pool)
+            layer.up.apply(xb, ldx: dim, rows: t, into: hb2, ldy: hidden, adapter: adapter, loraScratch: lora, pool: pool)
+            siluMultiply(hb, hb2, count: t * hidden)
+            layer.down.apply(hb, ldx: hidden, rows: t, into: x, ldy: dim, accumulate: true, adapter: adapter, loraScratch: lora, pool: pool)
+        }
+
+        // final norm and output head, only for the rows that want logits
+        let wanted = state.logitRowCount
+        if wanted == 0 { return }
+        for i in 0..<wanted {
+            rmsNorm(x + Int(state.logitRowIndex[i]) * dim, weight: outputNorm, rows: 1, dim: dim, eps: eps, out: xb + i * dim)
+        }
+        output.apply(xb, ldx: dim, rows: wanted, into: state.logitsBuffer, ldy: vocab, adapter: adapter, loraScratch: lora, pool: pool)
+    }
+}
+
+/// Every buffer of one forward pass and the KV cache, sized once at load and reused for every batch.
+public final class LlamaRunState: @unchecked Sendable {
+    public let pool: ThreadPool
+    public let cache: KVCache
+    /// Rows one forward pass takes.
+    public let batchTokens: Int
+    /// Rows of one pass that may ask for logits.
+    public let maxLogitRows: Int
+    public let vocabSize: Int
+    let ropePairs: Int
+
+    public private(set) var rowCount = 0
+    public private(set) var logitRowCount = 0
+    let tokens: UnsafeMutablePointer<Int32>          // [batchTokens]
+    let positions: UnsafeMutablePointer<Int32>       // [batchTokens]
+    let slots: UnsafeMutablePointer<Int32>           // [batchTokens]
+    let logitRowIndex: UnsafeMutablePointer<Int32>   // [maxLogitRows] rows that want logits, in order
+    let x: UnsafeMutablePointer<Float>               // [batchTokens, dim] residual stream
+    let xb: UnsafeMutablePointer<Float>              // [max(batchTokens, maxLogitRows), dim] normed
+    let q: UnsafeMutablePointer<Float>               // [batchTokens, dim]
+    let k: UnsafeMutablePointer<Float>               // [batchTokens, kvDim]
+    let v: UnsafeMutablePointer<Float>               // [batchTokens, kvDim]
+    let attention: UnsafeMutablePointer<Float>       // [batchTokens, dim]
+    let hb: UnsafeMutablePointer<Float>              // [batchTokens, hiddenDim]
+    let hb2: UnsafeMutablePointer<Float>             // [batchTokens, hiddenDim]
+    let loraScratch: UnsafeMutablePointer<Float>     // [max(batchTokens, maxLogitRows), maxAdapterRank]
+    let ropeCos: UnsafeMutablePointer<Float>         // [batchTokens, ropeDimensions / 2]
+    let ropeSin: UnsafeMutablePointer<Float>         // [batchTokens, ropeDimensions / 2]
+    let logitsBuffer: UnsafeMutablePointer<Float>    // [maxLogitRows, vocab]
+    private var buffers: [UnsafeMutableRawPointer] = []
+
+    init(config c: LlamaConfig, slots: Int, context: Int, batchTokens: Int, logitRows: Int, maxAdapterRank: Int, pool: ThreadPool) {
+        precondition(slots > 0 && context > 0 && batchTokens > 0 && logitRows > 0, "empty run state")
+        self.pool = pool
+        self.batchTokens = batchTokens
+        self.maxLogitRows = logitRows
+        vocabSize = c.vocabSize
+        ropePairs = c.ropeDimensions / 2
+        cache = KVCache(slots: slots, layers: c.layers, context: context, kvDim: c.kvDim)
+        var buffers: [UnsafeMutableRawPointer] = []
+        func floats(_ n: Int) -> UnsafeMutablePointer<Float> {
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
+            buffers.append(UnsafeMutableRawPointer(p))
+            return p
+        }
+        func ints(_ n: Int) -> UnsafeMutablePointer<Int32> {
+            let p = UnsafeMutablePointer<Int32>.allocate(capacity: max(n, 1))
+            buffers.append(UnsafeMutableRawPointer(p))
+            return p
+        }
+        let rows = max(batchTokens, logitRows)
+        tokens = ints(batchTokens); positions = ints(batchTokens); self.slots = ints(batchTokens)
+        logitRowIndex = ints(logitRows)
+        x = floats(batchTokens * c.dim); xb = floats(rows * c.dim)
+        q = floats(batchTokens * c.dim); k = floats(batchTokens * c.kvDim); v = floats(batchTokens * c.kvDim)
+        attention = floats(batchTokens * c.dim)
+        hb = floats(batchTokens * c.hiddenDim); hb2 = floats(batchTokens * c.hiddenDim)
+        loraScratch = floats(rows * maxAdapterRank)
+        ropeCos = floats(batchTokens * ropePairs); ropeSin = floats(batchTokens * ropePairs)
+        logitsBuffer = floats(logitRows * c.vocabSize)
+        self.buffers = buffers
+        // Size each thread's scratch once (attention scores, dequantised weight rows).
+        pool.parallelFor(pool.threads) { _, worker in _ = pool.scratch(worker: worker, count: max(context + c.headDim, 32 * max(c.dim, c.hiddenDim))) }
+    }
+
+    deinit { for b in buffers { b.deallocate() } }
+
+    /// Slots and positions per slot this state holds.
+    public var slotCount: Int { cache.slots }
+    public var context: Int { cache.context }
+
+    /// Empties the batch.
+    public func clear() {
+        rowCount = 0
+        logitRowCount = 0
+    }
+
+    /// Whether another row (wanting logits or not) fits in this pass.
+    public func hasRoom(logits: Bool) -> Bool {
+        rowCount < batchTokens && (!logits || logitRowCount < maxLogitRows)
+    }
+
+    /// Adds a row: `token` at `position` of the sequence in `slot`. Rows of one slot must come in
+    /// position order and every earlier position must be in the cache or earlier in the batch.
+    /// Returns the row's index among the logit rows when `logits` is true.
+    @discardableResult
+    public func add(token: Int32, position: Int, slot: Int, logits: Bool) -> Int? {
+        precondition(rowCount < batchTokens, "batch full")
+        precondition(slot >= 0 && slot < cache.slots && position >= 0 && position < cache.context, "slot or position outside the cache")
+        tokens[rowCount] = token
+        positions[rowCount] = Int32(position)
+        slots[rowCount] = Int32(slot)
+        var index: Int?
+        if logits {
+            precondition(logitRowCount < maxLogitRows, "too many logit rows")
+            logitRowIndex[logitRowCount] = Int32(rowCount)
+            index = logitRowCount
+            logitRowCount += 1
+        }
+        rowCount += 1
+        return index
+    }
+
+    /// The logits of the i-th row that asked for them: [vocab].
+    public func logits(_ i: Int) -> UnsafeMutablePointer<Float> { logitsBuffer + i * vocabSize }
+
+    /// cos and sin of position·θ_i for each row.
+    func prepareRope(inverseFrequencies: [Float], frequencyScale: Float) {
+        for r in 0..<rowCount {
+            let p = Float(positions[r]) * frequencyScale
+            for i in 0..<ropePairs {
+                let angle = p * inverseFrequencies[i]
+                ropeCos[r * ropePairs + i] = cos(angle)
+                ropeSin[r * ropePairs + i] = sin(angle)
+            }
+        }
+    }
+
+    /// Rotates each head of one row (`heads` × `headDim` floats) by the row's angles.
+    @inline(__always)
+    func rotate(_ x: UnsafeMutablePointer<Float>, row: Int, heads: Int, headDim: Int, style: RopeStyle) {
+        let c = ropeCos + row * ropePairs, s = ropeSin + row * ropePairs
+        for h in 0..<heads {
+            let xh = x + h * headDim
+            for i in 0..<ropePairs {
+                // normal: adjacent pairs (2i, 2i+1); neox: (i, i + ropeDimensions/2)
+                let a = style == .normal ? 2 * i : i
+                let b = style == .normal ? 2 * i + 1 : i + ropePairs
+                let x0 = xh[a], x1 = xh[b]
+                xh[a] = x0 * c[i] - x1 * s[i]
+                xh[b] = x0 * s[i] + x1 * c[i]
+            }
+        }
+    }
+}
+
+// MARK: Small vector helpers (the decoder's own; Kernels holds the shared ones)
+
+/// out[r] = x[r] / sqrt(mean(x[r]²) + eps) · weight, rounded as ggml's rms_norm then mul: float
+/// squares summed in double, the mean and scale in float, then (x·scale)·weight.
+@inline(__always)
+func rmsNorm(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, rows: Int, dim: Int, eps: Float,
+             out: UnsafeMutablePointer<Float>) {
+    for r in 0..<rows {
+        let xr = x + r * dim, o = out + r * dim
+        var sum = 0.0
+        for i in 0..<dim { sum += Double(xr[i] * xr[i]) }
+        let mean = Float(sum / Double(dim))
+        let s = 1 / (mean + eps).squareRoot()
+        for i in 0..<dim { o[i] = (xr[i] * s) * weight[i] }
+    }
+}
+
+/// a[i] = silu(a[i]) · b[i].
+@inline(__always)
+func siluMultiply(_ a: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>, count: Int) {
+    for i in 0..<count {
+        let g = a[i]
+        a[i] = g / (1 + exp(-g)) * b[i]
+    }
+}
+
+/// Σ x[i]·y[i] with four SIMD16 accumulators and a scalar tail.
+@inline(__always)
+func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: Int) -> Float {
+    var s0 = SIMD16<Float>.zero, s1 = SIMD16<Float>.zero, s2 = SIMD16<Float>.zero, s3 = SIMD16<Float>.zero
+    let xr = UnsafeRawPointer(x), yr = UnsafeRawPointer(y)
+    var i = 0
+    while i + 64 <= count {
+        s0.addProduct(xr.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self), yr.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self))
+        s1.addProduct(xr.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self), yr.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self))
+        s2.addProduct(xr.loadUnaligned(fromByteOffset: i * 4 + 128, as: SIMD16<Float>.self), yr.loadUnaligned(fromByteOffset: i * 4 + 128, as: SIMD16<Float>.self))
+        s3.addProduct(xr.loadUnaligned(fromByteOffset: i * 4 + 192, as: SIMD16<Float>.self), yr.loadUnaligned(fromByteOffset: i * 4 + 192, as: SIMD16<Float>.self))
+        i += 64
+    }
+    while i + 16 <= count {
+        s0.addProduct(xr.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self), yr.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self))
+        i += 16
+    }
+    var sum = ((s0 + s1) + (s2 + s3)).sum()
+    while i < count { sum += x[i] * y[i]; i += 1 }
+    return sum
+}
+
+/// y += a·x over `count` floats.
+@inline(__always)
+func axpy(_ a: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
+    let va = SIMD16<Float>(repeating: a)
+    let xr = UnsafeRawPointer(x), yr = UnsafeMutableRawPointer(y)
+    var i = 0
+    while i + 16 <= count {
+        var acc = yr.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+        acc.addProduct(va, xr.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self))
+        yr.storeBytes(of: acc, toByteOffset: i * 4, as: SIMD16<Float>.self)
+        i += 16
+    }
+    while i < count { y[i] += a * x[i]; i += 1 }
+}
+
+/// Σ x[i]·y[i] for f32 x and f16 y, accumulated in f32.
+@inline(__always)
+func dotHalf(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float16>, count: Int) -> Float {
+    var s0 = SIMD16<Float>.zero, s1 = SIMD16<Float>.zero
+    let xr = UnsafeRawPointer(x), yr = UnsafeRawPointer(y)
+    var i = 0
+    while i + 32 <= count {
+        s0.addProduct(xr.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self),
+                      SIMD16<Float>(yr.loadUnaligned(fromByteOffset: i * 2, as: SIMD16<Float16>.self)))
+        s1.addProduct(xr.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self),
+                      SIMD16<Float>(yr.loadUnaligned(fromByteOffset: i * 2 + 32, as: SIMD16<Float16>.self)))
+        i += 32
+    }
+    var sum = (s0 + s1).sum()
+    while i < count { sum += x[i] * Float(y[i]); i += 1 }
+    return sum
+}
+
+/// y += a·x for f16 x.
+@inline(__always)
+func axpyHalf(_ a: Float, _ x: UnsafePointer<Float16>, _ y: UnsafeMutablePointer<Float>, count: Int) {
+    let va = SIMD16<Float>(repeating: a)
+    let xr = UnsafeRawPointer(x), yr = UnsafeMutableRawPointer(y)
+    var i = 0
+    while i + 16 <= count {
+        var acc = yr.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+        acc.addProduct(va, SIMD16<Float>(xr.loadUnaligned(fromByteOffset: i * 2, as: SIMD16<Float16>.self)))
+        yr.storeBytes(of: acc, toByteOffset: i * 4, as: SIMD16<Float>.self)
+        i += 16
+    }
+    while i < count { y[i] += a * Float(x[i]); i += 1 }
+}
