@@ -158,18 +158,21 @@ public enum Backward {
         return 2 * headDim * lp + 2 * lp + 2 * length * headDim
     }
 
-    /// Gradients of out = softmax(scale·Q·Kᵀ)·V for ONE head of ONE sequence (no mask: packed
-    /// sequences). q, k, v, dOut rows [length, ld] at this head's dims; dq, dk, dv rows [length, ldGrad]
-    /// (overwritten). Probabilities are recomputed from q and k, one query row at a time:
-    ///   P = softmax(S), dP = dO·Vᵀ, dS = P ∘ (dP − rowsum(P ∘ dP)), dQ = scale·dS·K,
-    ///   dK = scale·dSᵀ·Q, dV = Pᵀ·dO.
+    /// Gradients of out = dropout(softmax(scale·Q·Kᵀ))·V for ONE head of ONE sequence (no mask:
+    /// packed sequences). q, k, v, dOut rows [length, ld] at this head's dims; dq, dk, dv rows
+    /// [length, ldGrad] (overwritten). Probabilities are recomputed from q and k, one query row at a
+    /// time, and the dropout mask (p 0: none) regenerated as selfAttentionForward drew it:
+    ///   P = softmax(S), P' = P∘M/(1−p), dP' = dO·Vᵀ, dP = dP'∘M/(1−p),
+    ///   dS = P ∘ (dP − rowsum(P ∘ dP)), dQ = scale·dS·K, dK = scale·dSᵀ·Q, dV = P'ᵀ·dO.
     public static func selfAttention(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, ld: Int,
                                      dOut: UnsafePointer<Float>, ldOut: Int,
                                      dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>,
                                      dv: UnsafeMutablePointer<Float>, ldGrad: Int,
-                                     length: Int, headDim: Int, scale: Float, scratch: UnsafeMutablePointer<Float>) {
+                                     length: Int, headDim: Int, scale: Float, dropout: Float = 0, seed: UInt64 = 0,
+                                     scratch: UnsafeMutablePointer<Float>) {
         if length == 0 { return }
         let lp = (length + 15) / 16 * 16
+        let keepScale = 1 / (1 - dropout)
         let kt = scratch                         // [headDim, lp] keys transposed
         let vt = kt + headDim * lp               // [headDim, lp] values transposed
         let p = vt + headDim * lp                // [lp] probabilities of one query row
@@ -199,9 +202,25 @@ public enum Backward {
                 j += 16
             }
             Softmax.softmax(p, count: length)
-            var rowDot: Float = 0
-            for j in 0..<length { rowDot += p[j] * ds[j] }
-            for j in 0..<length { ds[j] = p[j] * (ds[j] - rowDot) * scale }
+            if dropout > 0 {
+                // ds ← dP = dP'∘M/(1−p); p keeps P for dS, then becomes P' for dV
+                var stream = DropoutStream(seed: seed, row: i, p: dropout)
+                var rowDot: Float = 0
+                for j in 0..<length {
+                    let kept = stream.keep()
+                    ds[j] = kept ? ds[j] * keepScale : 0
+                    rowDot += p[j] * ds[j]
+                }
+                stream = DropoutStream(seed: seed, row: i, p: dropout)
+                for j in 0..<length {
+                    ds[j] = p[j] * (ds[j] - rowDot) * scale
+                    p[j] = stream.keep() ? p[j] * keepScale : 0
+                }
+            } else {
+                var rowDot: Float = 0
+                for j in 0..<length { rowDot += p[j] * ds[j] }
+                for j in 0..<length { ds[j] = p[j] * (ds[j] - rowDot) * scale }
+            }
             // dQ_i = Σ_j dS_ij·K_j; dK_j += dS_ij·Q_i; dV_j += P_ij·dO_i
             let dqi = dq + i * ldGrad
             if vectorD {
@@ -243,9 +262,9 @@ public enum Backward {
                                               ld: Int, dOut: UnsafePointer<Float>, ldOut: Int,
                                               dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>,
                                               dv: UnsafeMutablePointer<Float>, ldGrad: Int,
-                                              length: Int, headDim: Int, scale: Float) {
+                                              length: Int, headDim: Int, scale: Float, dropout: Float = 0, seed: UInt64 = 0) {
         let n = length
-        var p = [Double](repeating: 0, count: n * n), dS = p
+        var p = [Double](repeating: 0, count: n * n), dS = p, kept = p
         for i in 0..<n {
             var m = -Double.infinity
             for j in 0..<n {
@@ -257,10 +276,13 @@ public enum Backward {
             var sum = 0.0
             for j in 0..<n { p[i * n + j] = exp(p[i * n + j] - m); sum += p[i * n + j] }
             for j in 0..<n { p[i * n + j] /= sum }
+            var stream = DropoutStream(seed: seed, row: i, p: dropout)
+            for j in 0..<n { kept[i * n + j] = stream.keep() ? 1 / Double(1 - dropout) : 0 }
             var dP = [Double](repeating: 0, count: n)
             var rowDot = 0.0
             for j in 0..<n {
                 for d in 0..<headDim { dP[j] += Double(dOut[i * ldOut + d]) * Double(v[j * ld + d]) }
+                dP[j] *= kept[i * n + j]
                 rowDot += dP[j] * p[i * n + j]
             }
             for j in 0..<n { dS[i * n + j] = p[i * n + j] * (dP[j] - rowDot) * Double(scale) }
@@ -271,7 +293,7 @@ public enum Backward {
                 for j in 0..<n {
                     gq += dS[i * n + j] * Double(k[j * ld + d])
                     gk += dS[j * n + i] * Double(q[j * ld + d])
-                    gv += p[j * n + i] * Double(dOut[j * ldOut + d])
+                    gv += p[j * n + i] * kept[j * n + i] * Double(dOut[j * ldOut + d])
                 }
                 dq[i * ldGrad + d] = Float(gq); dk[i * ldGrad + d] = Float(gk); dv[i * ldGrad + d] = Float(gv)
             }

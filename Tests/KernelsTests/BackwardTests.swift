@@ -195,6 +195,57 @@ final class BackwardTests: XCTestCase {
         }
     }
 
+    func testAttentionWithDropoutGradientsMatchFiniteDifferences() {
+        for (length, headDim) in [(6, 3), (19, 32)] {
+            let ld = headDim, p: Float = 0.3, seed: UInt64 = 77
+            let q = randomFloats(length * ld, seed: 71), k = randomFloats(length * ld, seed: 72)
+            let v = randomFloats(length * ld, seed: 73), w = randomFloats(length * headDim, seed: 74)
+            let scale = 1 / Float(headDim).squareRoot()
+            func loss(_ q: [Float], _ k: [Float], _ v: [Float]) -> Double {
+                var out = [Float](repeating: 0, count: length * headDim)
+                Backward.referenceSelfAttentionForward(q: q, k: k, v: v, ld: ld, out: &out, ldOut: headDim, length: length,
+                                                       headDim: headDim, scale: scale, dropout: p, seed: seed)
+                return dot(w, out)
+            }
+            var scratch = [Float](repeating: 0, count: Backward.attentionScratchCount(length: length, headDim: headDim))
+            var fast = [Float](repeating: 0, count: length * headDim), ref = fast
+            Backward.selfAttentionForward(q: q, k: k, v: v, ld: ld, out: &fast, ldOut: headDim, length: length, headDim: headDim,
+                                          scale: scale, dropout: p, seed: seed, scratch: &scratch)
+            Backward.referenceSelfAttentionForward(q: q, k: k, v: v, ld: ld, out: &ref, ldOut: headDim, length: length,
+                                                   headDim: headDim, scale: scale, dropout: p, seed: seed)
+            XCTAssertLessThanOrEqual(Tolerance.maxAbsDifference(fast, ref), Self.twinTolerance, "forward twin")
+            var dq = [Float](repeating: 0, count: length * ld), dk = dq, dv = dq
+            Backward.selfAttention(q: q, k: k, v: v, ld: ld, dOut: w, ldOut: headDim, dq: &dq, dk: &dk, dv: &dv, ldGrad: ld,
+                                   length: length, headDim: headDim, scale: scale, dropout: p, seed: seed, scratch: &scratch)
+            var rq = dq, rk = dq, rv = dq
+            Backward.referenceSelfAttention(q: q, k: k, v: v, ld: ld, dOut: w, ldOut: headDim, dq: &rq, dk: &rk, dv: &rv,
+                                            ldGrad: ld, length: length, headDim: headDim, scale: scale, dropout: p, seed: seed)
+            XCTAssertLessThanOrEqual(Tolerance.maxAbsDifference(dq + dk + dv, rq + rk + rv), Self.twinTolerance, "backward twin")
+            assertClose(dq, numericGradient(q) { loss($0, k, v) }, "dropout dQ L \(length) d \(headDim)")
+            assertClose(dk, numericGradient(k) { loss(q, $0, v) }, "dropout dK L \(length) d \(headDim)")
+            assertClose(dv, numericGradient(v) { loss(q, k, $0) }, "dropout dV L \(length) d \(headDim)")
+        }
+    }
+
+    func testDropoutMaskIsRegeneratedAndScaled() {
+        let rows = 5, cols = 40, p: Float = 0.25
+        let x = randomFloats(rows * cols, seed: 81), w = randomFloats(rows * cols, seed: 82)
+        var y = [Float](repeating: 0, count: rows * cols), dx = y
+        Backward.dropout(x, into: &y, rows: rows, cols: cols, firstRow: 3, p: p, seed: 9)
+        Backward.dropout(w, into: &dx, rows: rows, cols: cols, firstRow: 3, p: p, seed: 9)
+        var dropped = 0
+        for i in 0..<(rows * cols) {
+            XCTAssertEqual(y[i] == 0, dx[i] == 0)
+            if y[i] == 0 { dropped += 1 } else { XCTAssertEqual(y[i], x[i] / (1 - p), accuracy: 1e-6) }
+        }
+        XCTAssertGreaterThan(dropped, 20); XCTAssertLessThan(dropped, 80)
+        assertClose(dx, numericGradient(x) { x in
+            var y = [Float](repeating: 0, count: rows * cols)
+            Backward.dropout(x, into: &y, rows: rows, cols: cols, firstRow: 3, p: p, seed: 9)
+            return dot(w, y)
+        }, "dropout")
+    }
+
     // MARK: Pooling and loss
 
     func testMeanPoolGradientMatchesFiniteDifferences() {
