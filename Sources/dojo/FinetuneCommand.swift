@@ -25,6 +25,8 @@ struct FinetuneCommand: ParsableCommand {
     @Option(help: "Comma-separated target modules (query, key, value, attention.output.dense, intermediate.dense, output.dense, dense).")
     var targets = "query,value"
     @Option(help: "Dropout on the LoRA input.") var dropout: Float = 0.1
+    @Option(help: "The frozen encoder's training-mode dropout (hidden and attention probabilities), as PyTorch's train mode; default: the model's config.json (0.1 for BERT); 0 turns it off.")
+    var baseDropout: Float?
     @Option(help: "Epochs.") var epochs = 3
     @Option(help: "Peak learning rate (AdamW, 6% linear warm-up, then linear decay).") var lr: Float = 1e-3
     @Option(help: "AdamW weight decay (decoupled; not on the head bias).") var weightDecay: Float = 0.01
@@ -42,6 +44,7 @@ struct FinetuneCommand: ParsableCommand {
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
         guard rank >= 1 else { throw ValidationError("--rank must be at least 1") }
         guard dropout >= 0 && dropout < 1 else { throw ValidationError("--dropout must be in [0, 1)") }
+        if let baseDropout, !(baseDropout >= 0 && baseDropout < 1) { throw ValidationError("--base-dropout must be in [0, 1)") }
         guard lr > 0 else { throw ValidationError("--lr must be positive") }
         guard maxLength >= 2 else { throw ValidationError("--max-length must be at least 2") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
@@ -106,6 +109,9 @@ struct FinetuneCommand: ParsableCommand {
         options.rank = rank; options.alpha = alpha; options.dropout = dropout; options.epochs = epochs
         options.learningRate = lr; options.weightDecay = weightDecay; options.warmupRatio = warmup
         options.batch = batch; options.maxLength = maxLength; options.seed = seed; options.patience = patience
+        let configured = configuredDropout(modelDirectory: encoder.directory)
+        options.hiddenDropout = baseDropout ?? configured.hidden
+        options.attentionDropout = baseDropout ?? configured.attention
         let threadCount = threads ?? ThreadPool.defaultThreadCount
         let pool = ThreadPool(threads: threadCount)
         let finetuner: Finetuner
@@ -116,7 +122,8 @@ struct FinetuneCommand: ParsableCommand {
         }
         let p = finetuner.trainer.parameters
         note("training \(p.count) parameters (\(p.modules.count) LoRA modules, r \(rank), and a \(labels.count)-label head) "
-             + "on \(trainSequences.count) examples, \(epochs) epoch(s), batch \(batch), \(threadCount) thread(s)")
+             + "on \(trainSequences.count) examples, \(epochs) epoch(s), batch \(batch), \(threadCount) thread(s); dropout: LoRA \(dropout), "
+             + "hidden \(options.hiddenDropout), attention \(options.attentionDropout)")
 
         let bar = ProgressBar()
         var epochLines: [[String: Any]] = []
@@ -146,6 +153,7 @@ struct FinetuneCommand: ParsableCommand {
             "skipped_missing_label": trainData.missingLabel, "skipped_invalid": trainData.invalid,
             "truncated": trainTruncated, "max_length": maxLength, "batch": batch, "learning_rate": Double(lr),
             "weight_decay": Double(weightDecay), "warmup_ratio": Double(warmup), "seed": Int(seed), "threads": threadCount,
+            "hidden_dropout": Double(options.hiddenDropout), "attention_dropout": Double(options.attentionDropout),
         ]
         do {
             try AdapterWriter.write(finetuner, baseModel: model, to: outputURL, force: force, extra: extra)

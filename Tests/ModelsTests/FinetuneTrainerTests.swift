@@ -33,16 +33,23 @@ final class FinetuneTrainerTests: XCTestCase {
                 Self.toyTexts.map { Int32(names.firstIndex(of: $0.1)!) }, names)
     }
 
-    func testWholeModelGradientsMatchFiniteDifferences() throws {
+    /// Every projection targeted; with dropout, every training-mode dropout is on and the masks are
+    /// pinned (same step) so the finite differences see the same function.
+    func checkWholeModelGradients(dropout: Float, hidden: Float, attention: Float) throws {
         let model = try model()
         let (sequences, labels, _) = toy(model)
         let trainer = try BertTrainer(encoder: model.encoder, labels: 2, targets: ["query", "key", "value", "dense"],
-                                      rank: 2, alpha: 4, dropout: 0, batch: 8, maxLength: 16, seed: 3, pool: ThreadPool(threads: 2))
+                                      rank: 2, alpha: 4, dropout: dropout, hiddenDropout: hidden, attentionDropout: attention,
+                                      batch: 8, maxLength: 16, seed: 3, pool: ThreadPool(threads: 2))
         let p = trainer.parameters
         // B starts at zero (so A's gradient would be zero): give every parameter a random value.
         var rng = TinyBert.SplitMix(seed: 9)
         for i in 0..<p.count { p.values[i] = Float.random(in: -0.5...0.5, using: &rng) }
-        _ = trainer.computeGradients(sequences[...], labels: labels[...])
+        func loss() -> Float {
+            trainer.dropoutStep = 41
+            return trainer.computeGradients(sequences[...], labels: labels[...])
+        }
+        _ = loss()
         let analytic = Array(UnsafeBufferPointer(start: p.gradients, count: p.count))
         // Every module's A and B and the head, a few entries each.
         var indices: [Int] = []
@@ -52,15 +59,23 @@ final class FinetuneTrainerTests: XCTestCase {
         for i in indices {
             let saved = p.values[i]
             p.values[i] = saved + Self.step
-            let plus = trainer.computeGradients(sequences[...], labels: labels[...])
+            let plus = loss()
             p.values[i] = saved - Self.step
-            let minus = trainer.computeGradients(sequences[...], labels: labels[...])
+            let minus = loss()
             p.values[i] = saved
             let numeric = (plus - minus) / (2 * Self.step)
             worst = max(worst, abs(analytic[i] - numeric))
             XCTAssertEqual(analytic[i], numeric, accuracy: Self.absolute + Self.relative * abs(numeric), "parameter \(i)")
         }
-        print("whole-model gradient check: \(indices.count) parameters, max |analytic − numeric| \(worst)")
+        print("whole-model gradient check (dropouts \(dropout), \(hidden), \(attention)): \(indices.count) parameters, max |analytic − numeric| \(worst)")
+    }
+
+    func testWholeModelGradientsMatchFiniteDifferences() throws {
+        try checkWholeModelGradients(dropout: 0, hidden: 0, attention: 0)
+    }
+
+    func testWholeModelGradientsWithEveryDropoutMatchFiniteDifferences() throws {
+        try checkWholeModelGradients(dropout: 0.2, hidden: 0.1, attention: 0.1)
     }
 
     func testTinyModelLearnsASeparableToySet() throws {
@@ -80,6 +95,7 @@ final class FinetuneTrainerTests: XCTestCase {
         let (sequences, labels, names) = toy(model)
         var options = FinetuneOptions()
         options.batch = 3; options.epochs = 2; options.maxLength = 16; options.seed = seed; options.dropout = 0.1
+        options.hiddenDropout = 0.1; options.attentionDropout = 0.1
         let finetuner = try Finetuner(encoder: model.encoder, labels: names, options: options, pool: ThreadPool(threads: threads))
         _ = finetuner.fit(sequences, labels: labels)
         return try AdapterWriter.weights(finetuner.trainer.parameters)

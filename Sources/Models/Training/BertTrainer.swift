@@ -1,6 +1,8 @@
 // BertTrainer: LoRA + classification-head training of a frozen BERT encoder, following PEFT's
 // LoraModel on transformers' BertModel (dropout on the LoRA input, y += (α/r)·B·A·drop(x)) with a
-// linear head on the mean-pooled, unnormalised last hidden states. The forward pass mirrors
+// linear head on the mean-pooled, unnormalised last hidden states. In training, the frozen encoder
+// runs as BertModel does in train mode when asked (hidden dropout after the embeddings and after
+// each layer's two output projections, dropout on the attention probabilities). The forward pass mirrors
 // BertEncoder.forward on packed batches, keeping what the backward pass needs (TrainingState);
 // the backward pass is written out by hand, layer by layer, top to bottom: no autograd graph.
 // Only input gradients flow through the frozen weights (dX = dY·W); weight gradients exist for
@@ -17,13 +19,16 @@ public final class BertTrainer {
 
     public let encoder: BertEncoder
     public let parameters: TrainableParameters
+    /// Dropout on the LoRA input.
     public let dropout: Float
+    /// The base model's training-mode dropouts (hidden_dropout_prob, attention_probs_dropout_prob); 0 = off.
+    public let hiddenDropout: Float, attentionDropout: Float
     public let seed: UInt64
     public let pool: ThreadPool
     let state: TrainingState
     private var moduleTable: [Int: TrainableParameters.Module] = [:]
-    /// Bumped per training step; seeds that step's dropout masks.
-    private var dropoutStep: UInt64 = 0
+    /// Bumped at the start of each training step; seeds that step's dropout masks (tests pin it).
+    public var dropoutStep: UInt64 = 0
 
     /// Resolves PEFT-style target names ("query", "value", "attention.output.dense", "dense") to the
     /// encoder's projections: a module matches when its name is the target or ends in "." + target.
@@ -49,15 +54,21 @@ public final class BertTrainer {
     }
 
     public init(encoder: BertEncoder, labels: Int, targets: [String], rank: Int, alpha: Float, dropout: Float,
+                hiddenDropout: Float = 0, attentionDropout: Float = 0,
                 batch: Int, maxLength: Int, seed: UInt64, pool: ThreadPool) throws {
         guard rank >= 1, rank <= 256 else { throw ModelError.invalidInput("rank \(rank) is outside 1...256") }
-        guard dropout >= 0, dropout < 1 else { throw ModelError.invalidInput("dropout \(dropout) is outside [0, 1)") }
+        for (name, p) in [("dropout", dropout), ("hidden dropout", hiddenDropout), ("attention dropout", attentionDropout)]
+        where !(p >= 0 && p < 1) {
+            throw ModelError.invalidInput("\(name) \(p) is outside [0, 1)")
+        }
         guard labels >= 2 else { throw ModelError.invalidInput("a classifier needs at least 2 labels; found \(labels)") }
         guard maxLength >= 2, maxLength <= encoder.config.maxPositions else {
             throw ModelError.invalidInput("max length \(maxLength) is outside 2...\(encoder.config.maxPositions) (the model's positions)")
         }
         self.encoder = encoder
         self.dropout = dropout
+        self.hiddenDropout = hiddenDropout
+        self.attentionDropout = attentionDropout
         self.seed = seed
         self.pool = pool
         let resolved = try Self.resolveTargets(targets, config: encoder.config)
@@ -132,6 +143,8 @@ public final class BertTrainer {
         }
         let eg = encoder.embeddingNormWeight.pointer, eb = encoder.embeddingNormBias.pointer
         rowChunks(t) { r0, n in Norm.layerNorm(x + r0 * h, residual: nil, gamma: eg, beta: eb, eps: eps, rows: n, cols: h, out: x + r0 * h) }
+        let hidden = train && hiddenDropout > 0, attentionMasks = train && attentionDropout > 0
+        if hidden { applyDropout(key: Self.embeddingKey, p: hiddenDropout, source: x, destination: x, rows: t, cols: h) }
 
         for (l, layer) in encoder.layers.enumerated() {
             let saved = state.layers[l]
@@ -141,16 +154,25 @@ public final class BertTrainer {
             project(layer.value, .value, layer: l, input: x, rows: t, out: saved.v, train: train)
             // self-attention per sequence and head
             let q = saved.q, k = saved.k, v = saved.v
+            let attentionSeed = dropoutSeed(Self.attentionKey + UInt64(l))
+            let pa = attentionDropout
             pool.parallelFor(sequences * heads) { index, worker in
                 let s = index / heads, head = index % heads
                 let start = offsets[s], length = offsets[s + 1] - offsets[s]
                 let base = start * h + head * headDim
-                Attention.selfAttention(q: q + base, k: k + base, v: v + base, ld: h, out: ctx + base, ldOut: h,
-                                        length: length, validLength: length, headDim: headDim, scale: scale,
-                                        scratch: self.state.attentionScratch + worker * self.state.attentionStride)
+                let scratch = self.state.attentionScratch + worker * self.state.attentionStride
+                if attentionMasks {
+                    Backward.selfAttentionForward(q: q + base, k: k + base, v: v + base, ld: h, out: ctx + base, ldOut: h,
+                                                  length: length, headDim: headDim, scale: scale, dropout: pa,
+                                                  seed: Self.headSeed(attentionSeed, index), scratch: scratch)
+                } else {
+                    Attention.selfAttention(q: q + base, k: k + base, v: v + base, ld: h, out: ctx + base, ldOut: h,
+                                            length: length, validLength: length, headDim: headDim, scale: scale, scratch: scratch)
+                }
             }
             // attention output, residual, LayerNorm (keeping x̂, 1/σ)
             project(layer.attentionOut, .attentionOut, layer: l, input: ctx, rows: t, out: tmp, train: train)
+            if hidden { applyDropout(key: Self.hiddenKey(l, 0), p: hiddenDropout, source: tmp, destination: tmp, rows: t, cols: h) }
             let g1 = layer.attentionNormWeight.pointer, b1 = layer.attentionNormBias.pointer
             rowChunks(t) { r0, n in
                 Backward.layerNormForward(tmp + r0 * h, residual: x + r0 * h, gamma: g1, beta: b1, eps: eps, rows: n, cols: h,
@@ -163,6 +185,7 @@ public final class BertTrainer {
                 Activation.gelu(ffn + r0 * inter, count: n * inter)
             }
             project(layer.output, .output, layer: l, input: ffn, rows: t, out: tmp, train: train)
+            if hidden { applyDropout(key: Self.hiddenKey(l, 1), p: hiddenDropout, source: tmp, destination: tmp, rows: t, cols: h) }
             let g2 = layer.outputNormWeight.pointer, b2 = layer.outputNormBias.pointer
             rowChunks(t) { r0, n in
                 Backward.layerNormForward(tmp + r0 * h, residual: x + r0 * h, gamma: g2, beta: b2, eps: eps, rows: n, cols: h,
@@ -182,7 +205,7 @@ public final class BertTrainer {
         if train {
             let kept = state.inputs[m.index]
             if dropout > 0 {
-                applyDropout(module: m, source: input, destination: kept, rows: rows, cols: k, accumulate: false)
+                applyDropout(key: UInt64(m.index), p: dropout, source: input, destination: kept, rows: rows, cols: k)
             } else {
                 rowChunks(rows) { r0, count in (kept + r0 * k).update(from: input + r0 * k, count: count * k) }
             }
@@ -194,25 +217,27 @@ public final class BertTrainer {
                               alpha: parameters.scale, accumulate: true, pool: pool)
     }
 
-    /// destination (= or +=) source ∘ mask / (1 − p), the mask drawn per 16-row chunk from
-    /// (seed, step, module, chunk): the same mask in forward and backward, for any thread count.
-    private func applyDropout(module m: TrainableParameters.Module, source: UnsafePointer<Float>,
-                              destination: UnsafeMutablePointer<Float>, rows: Int, cols: Int, accumulate: Bool) {
-        let chunk = 16, chunks = (rows + chunk - 1) / chunk
-        let threshold = UInt64((dropout * 65536).rounded())
-        let keepScale = 1 / (1 - dropout)
-        let seed = self.seed, step = dropoutStep
-        pool.parallelFor(chunks) { c, _ in
-            var rng = SplitMix64(seed: seed, step, UInt64(m.index), UInt64(c))
-            let start = c * chunk * cols, end = min(rows, (c + 1) * chunk) * cols
-            var bits: UInt64 = 0, left = 0
-            for i in start..<end {
-                if left == 0 { bits = rng.next(); left = 4 }
-                let keep = (bits & 0xFFFF) >= threshold
-                bits >>= 16; left -= 1
-                let value = keep ? source[i] * keepScale : 0
-                destination[i] = accumulate ? destination[i] + value : value
-            }
+    // Dropout masks: one stream per (seed, step, key) and row, regenerated in the backward pass.
+    static let embeddingKey: UInt64 = 1 << 20
+    static let attentionKey: UInt64 = 1 << 22
+    static func hiddenKey(_ layer: Int, _ site: Int) -> UInt64 { (1 << 21) + UInt64(layer * 2 + site) }
+    static func headSeed(_ seed: UInt64, _ index: Int) -> UInt64 {
+        var g = SplitMix64(seed: seed, UInt64(index))
+        return g.next()
+    }
+
+    private func dropoutSeed(_ key: UInt64) -> UInt64 {
+        var g = SplitMix64(seed: seed, dropoutStep, key)
+        return g.next()
+    }
+
+    /// destination (= or +=) source ∘ mask / (1 − p), the mask of (step, key); may run in place.
+    private func applyDropout(key: UInt64, p: Float, source: UnsafePointer<Float>, destination: UnsafeMutablePointer<Float>,
+                              rows: Int, cols: Int, accumulate: Bool = false) {
+        let s = dropoutSeed(key)
+        rowChunks(rows) { r0, n in
+            Backward.dropout(source + r0 * cols, into: destination + r0 * cols, rows: n, cols: cols, firstRow: r0,
+                             p: p, seed: s, accumulate: accumulate)
         }
     }
 
@@ -267,6 +292,7 @@ public final class BertTrainer {
         let dx = state.dx, d1 = state.d1, d2 = state.d2, dffn = state.dffn, dctx = state.dctx
         let dq = state.dq, dk = state.dk, dv = state.dv
         let offsets = state.offsets
+        let hidden = hiddenDropout > 0, dmask = state.dmask
 
         for l in stride(from: encoder.layers.count - 1, through: 0, by: -1) {
             let layer = encoder.layers[l], saved = state.layers[l]
@@ -276,9 +302,11 @@ public final class BertTrainer {
                 Backward.layerNorm(dx + r0 * h, normalized: saved.xhat2 + r0 * h, rstd: saved.rstd2 + r0, gamma: g2,
                                    rows: n, cols: h, dx: d2 + r0 * h)
             }
-            // output.dense: dffn = d2·W2, then through GELU
-            Gemm.matmul(m: t, n: inter, k: h, a: d2, lda: h, b: layer.output.weight.pointer, ldb: inter, c: dffn, ldc: inter, pool: pool)
-            loraBackward(.output, layer: l, dY: d2, rows: t, dx: dffn)
+            // output.dense (through its dropout): dffn = drop(d2)·W2, then through GELU
+            let dOutput = hidden ? dmask : d2
+            if hidden { applyDropout(key: Self.hiddenKey(l, 1), p: hiddenDropout, source: d2, destination: dmask, rows: t, cols: h) }
+            Gemm.matmul(m: t, n: inter, k: h, a: dOutput, lda: h, b: layer.output.weight.pointer, ldb: inter, c: dffn, ldc: inter, pool: pool)
+            loraBackward(.output, layer: l, dY: dOutput, rows: t, dx: dffn)
             let f = saved.f
             rowChunks(t) { r0, n in Backward.gelu(f + r0 * inter, gradient: dffn + r0 * inter, count: n * inter) }
             // intermediate.dense: d1 = d2 (residual) + dffn·W1
@@ -292,18 +320,21 @@ public final class BertTrainer {
                 Backward.layerNorm(d1 + r0 * h, normalized: saved.xhat1 + r0 * h, rstd: saved.rstd1 + r0, gamma: g1,
                                    rows: n, cols: h, dx: d2 + r0 * h)
             }
-            // attention.output.dense: dctx = d2·Wo
-            Gemm.matmul(m: t, n: h, k: h, a: d2, lda: h, b: layer.attentionOut.weight.pointer, ldb: h, c: dctx, ldc: h, pool: pool)
-            loraBackward(.attentionOut, layer: l, dY: d2, rows: t, dx: dctx)
+            // attention.output.dense (through its dropout): dctx = drop(d2)·Wo
+            let dAttention = hidden ? dmask : d2
+            if hidden { applyDropout(key: Self.hiddenKey(l, 0), p: hiddenDropout, source: d2, destination: dmask, rows: t, cols: h) }
+            Gemm.matmul(m: t, n: h, k: h, a: dAttention, lda: h, b: layer.attentionOut.weight.pointer, ldb: h, c: dctx, ldc: h, pool: pool)
+            loraBackward(.attentionOut, layer: l, dY: dAttention, rows: t, dx: dctx)
             // attention: dq, dk, dv per sequence and head
             let q = saved.q, k = saved.k, v = saved.v
+            let attentionSeed = dropoutSeed(Self.attentionKey + UInt64(l)), pa = attentionDropout
             pool.parallelFor(sequences * heads) { index, worker in
                 let s = index / heads, head = index % heads
                 let start = offsets[s], length = offsets[s + 1] - offsets[s]
                 let base = start * h + head * headDim
                 Backward.selfAttention(q: q + base, k: k + base, v: v + base, ld: h, dOut: dctx + base, ldOut: h,
                                        dq: dq + base, dk: dk + base, dv: dv + base, ldGrad: h, length: length,
-                                       headDim: headDim, scale: scale,
+                                       headDim: headDim, scale: scale, dropout: pa, seed: Self.headSeed(attentionSeed, index),
                                        scratch: self.state.attentionScratch + worker * self.state.attentionStride)
             }
             // qkv: the layer input's gradient (not needed below layer 0: embeddings are frozen)
@@ -339,7 +370,7 @@ public final class BertTrainer {
         guard let dx else { return }
         if dropout > 0 {
             Gemm.matmul(m: rows, n: inF, k: r, a: du, lda: r, b: values + m.a, ldb: inF, c: state.loraDx, ldc: inF, pool: pool)
-            applyDropout(module: m, source: state.loraDx, destination: dx, rows: rows, cols: inF, accumulate: true)
+            applyDropout(key: UInt64(m.index), p: dropout, source: state.loraDx, destination: dx, rows: rows, cols: inF, accumulate: true)
         } else {
             Gemm.matmul(m: rows, n: inF, k: r, a: du, lda: r, b: values + m.a, ldb: inF, c: dx, ldc: inF, accumulate: true, pool: pool)
         }

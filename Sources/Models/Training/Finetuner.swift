@@ -10,6 +10,10 @@ public struct FinetuneOptions: Sendable {
     public var rank = 8
     public var alpha: Float = 16
     public var dropout: Float = 0.1
+    /// The base model's training-mode dropouts (BertModel in train mode: hidden_dropout_prob and
+    /// attention_probs_dropout_prob); 0 runs the frozen encoder deterministically. See `configuredDropout`.
+    public var hiddenDropout: Float = 0
+    public var attentionDropout: Float = 0
     public var epochs = 3
     public var learningRate: Float = 1e-3
     public var weightDecay: Float = 0.01
@@ -59,7 +63,8 @@ public final class Finetuner {
         self.labels = labels
         self.options = options
         trainer = try BertTrainer(encoder: encoder, labels: labels.count, targets: options.targets, rank: options.rank,
-                                  alpha: options.alpha, dropout: options.dropout, batch: options.batch,
+                                  alpha: options.alpha, dropout: options.dropout, hiddenDropout: options.hiddenDropout,
+                                  attentionDropout: options.attentionDropout, batch: options.batch,
                                   maxLength: options.maxLength, seed: options.seed, pool: pool)
         optimizer = AdamW(parameters: trainer.parameters.count, learningRate: options.learningRate,
                           weightDecay: options.weightDecay)
@@ -131,6 +136,16 @@ public final class Finetuner {
     public func evaluate(_ sequences: [[Int32]], labels truth: [Int32]) -> ClassificationMetrics {
         ClassificationMetrics(truth: truth, predicted: predict(sequences).map(\.label))
     }
+}
+
+/// hidden_dropout_prob and attention_probs_dropout_prob of a Hugging Face config.json (BERT's 0.1 when absent).
+public func configuredDropout(modelDirectory: URL) -> (hidden: Float, attention: Float) {
+    let url = modelDirectory.appendingPathComponent("config.json")
+    guard let data = try? Data(contentsOf: url),
+          let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return (0.1, 0.1) }
+    let hidden = (object["hidden_dropout_prob"] as? NSNumber)?.floatValue ?? 0.1
+    let attention = (object["attention_probs_dropout_prob"] as? NSNumber)?.floatValue ?? 0.1
+    return (hidden, attention)
 }
 
 /// User + system CPU seconds of this process so far.

@@ -29,7 +29,7 @@ final class TrainingState {
 
     let hidden, context, tmp: UnsafeMutablePointer<Float>   // [capacity, hidden]
     let ffn: UnsafeMutablePointer<Float>                    // [capacity, intermediate]
-    let dx, d1, d2, dctx, dq, dk, dv: UnsafeMutablePointer<Float>  // [capacity, hidden]
+    let dx, d1, d2, dmask, dctx, dq, dk, dv: UnsafeMutablePointer<Float>  // [capacity, hidden]
     let dffn: UnsafeMutablePointer<Float>                   // [capacity, intermediate]
     let du: UnsafeMutablePointer<Float>                     // [capacity, rank]
     let loraDx: UnsafeMutablePointer<Float>                 // [capacity, max(hidden, intermediate)]
@@ -67,7 +67,7 @@ final class TrainingState {
         u = modules.map { floats(c * $0.rank) }
         hidden = floats(c * h); context = floats(c * h); tmp = floats(c * h)
         ffn = floats(c * inter)
-        dx = floats(c * h); d1 = floats(c * h); d2 = floats(c * h); dctx = floats(c * h)
+        dx = floats(c * h); d1 = floats(c * h); d2 = floats(c * h); dmask = floats(c * h); dctx = floats(c * h)
         dq = floats(c * h); dk = floats(c * h); dv = floats(c * h)
         dffn = floats(c * inter)
         du = floats(c * rank)
