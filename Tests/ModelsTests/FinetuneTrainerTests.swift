@@ -146,6 +146,17 @@ final class FinetuneTrainerTests: XCTestCase {
         XCTAssertEqual(classifier.predict(texts, pool: pool).map(\.label), finetuner.predict(sequences).map { names[Int($0.label)] })
     }
 
+    func testADivergingRunStopsAndSaysWhere() throws {
+        let model = try model()
+        let (sequences, labels, names) = toy(model)
+        var options = FinetuneOptions()
+        options.batch = 4; options.epochs = 3; options.maxLength = 16; options.learningRate = 1e30
+        let finetuner = try Finetuner(encoder: model.encoder, labels: names, options: options, pool: ThreadPool(threads: 1))
+        _ = finetuner.fit(sequences, labels: labels)
+        let diverged = try XCTUnwrap(finetuner.diverged)
+        XCTAssertTrue((1...3).contains(diverged.epoch) && (1...2).contains(diverged.step), "\(diverged)")
+    }
+
     func testAnExistingOutputDirectoryIsRefusedUnlessForced() throws {
         let model = try model()
         let (_, _, names) = toy(model)

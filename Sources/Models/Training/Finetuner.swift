@@ -56,6 +56,9 @@ public final class Finetuner {
     /// Parameters of the best epoch on the eval set, restored at the end.
     private var best: (accuracy: Double, values: [Float])?
     public private(set) var stoppedEarly = false
+    /// Where the loss stopped being a finite number (epoch, step, both from 1), if it did: training
+    /// stops there, the parameters are unusable, and nothing should be written.
+    public private(set) var diverged: (epoch: Int, step: Int)?
 
     public init(encoder: BertEncoder, labels: [String], options: FinetuneOptions, pool: ThreadPool) throws {
         guard options.batch >= 1 else { throw ModelError.invalidInput("batch must be at least 1") }
@@ -93,6 +96,10 @@ public final class Finetuner {
                 let batchSequences = order[lo..<hi].map { sequences[$0] }
                 let batchLabels = order[lo..<hi].map { ids[$0] }
                 let loss = trainer.computeGradients(batchSequences[...], labels: batchLabels[...])
+                guard loss.isFinite else {
+                    diverged = (epoch + 1, step + 1)
+                    return reports
+                }
                 AdamW.clip(p.gradients, count: p.count, maxNorm: options.maxGradNorm)
                 let lr = AdamW.linearSchedule(base: options.learningRate, step: epoch * stepsPerEpoch + step, total: total, warmup: warmup)
                 optimizer.update(values: p.values, gradients: p.gradients, decay: p.decay, count: p.count, lr: lr)
