@@ -8,6 +8,6 @@ struct Dojo: ParsableCommand {
         subcommands: [
             CoordinatorCommand.self, WorkerCommand.self, SubmitCommand.self, StatusCommand.self, ResultsCommand.self,
             CancelCommand.self, WorkersCommand.self, KeygenCommand.self, RunCommand.self, EmbedCommand.self,
-            GenerateCommand.self, TokenizeCommand.self, PerplexityCommand.self, EvalCommand.self, BenchCommand.self,
+            GenerateCommand.self, TokenizeCommand.self, PerplexityCommand.self, FinetuneCommand.self, EvalCommand.self, BenchCommand.self,
         ])
 }

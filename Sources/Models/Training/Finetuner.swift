@@ -1,0 +1,164 @@
+// Finetuner: the training loop around BertTrainer — epochs over a seeded shuffle, AdamW with a
+// linear warm-up/decay schedule and gradient clipping, evaluation (accuracy, macro-F1) after each
+// epoch, early stopping on the eval set keeping the best epoch's parameters.
+import Foundation
+import Kernels
+
+/// The recipe. Defaults are PEFT's reference recipe for the CUAD comparison.
+public struct FinetuneOptions: Sendable {
+    public var targets = ["query", "value"]
+    public var rank = 8
+    public var alpha: Float = 16
+    public var dropout: Float = 0.1
+    /// The base model's training-mode dropouts (BertModel in train mode: hidden_dropout_prob and
+    /// attention_probs_dropout_prob); 0 runs the frozen encoder deterministically. See `configuredDropout`.
+    public var hiddenDropout: Float = 0
+    public var attentionDropout: Float = 0
+    public var epochs = 3
+    public var learningRate: Float = 1e-3
+    public var weightDecay: Float = 0.01
+    public var warmupRatio: Float = 0.06
+    public var maxGradNorm: Float = 1
+    public var batch = 32
+    public var maxLength = 128
+    public var seed: UInt64 = 0
+    /// Epochs without a better eval accuracy before stopping (only with an eval set).
+    public var patience = 2
+    public init() {}
+}
+
+/// What one epoch did.
+public struct EpochReport: Sendable {
+    public var epoch: Int
+    public var meanLoss: Double
+    public var examples: Int
+    public var wallSeconds: Double
+    /// CPU time of the whole process during the epoch (all threads), to judge a shared machine's load.
+    public var cpuSeconds: Double
+    public var eval: ClassificationMetrics?
+    public var examplesPerSecond: Double { Double(examples) / max(wallSeconds, 1e-9) }
+}
+
+/// Progress within an epoch, for a progress bar.
+public struct StepProgress: Sendable {
+    public var epoch: Int, epochs: Int
+    public var step: Int, steps: Int
+    public var examples: Int
+    public var meanLoss: Double
+    public var elapsed: Double
+}
+
+public final class Finetuner {
+    public let trainer: BertTrainer
+    public let labels: [String]
+    public let options: FinetuneOptions
+    private var optimizer: AdamW
+    /// Parameters of the best epoch on the eval set, restored at the end.
+    private var best: (accuracy: Double, values: [Float])?
+    public private(set) var stoppedEarly = false
+    /// Where the loss stopped being a finite number (epoch, step, both from 1), if it did: training
+    /// stops there, the parameters are unusable, and nothing should be written.
+    public private(set) var diverged: (epoch: Int, step: Int)?
+
+    public init(encoder: BertEncoder, labels: [String], options: FinetuneOptions, pool: ThreadPool) throws {
+        guard options.batch >= 1 else { throw ModelError.invalidInput("batch must be at least 1") }
+        guard options.epochs >= 1 else { throw ModelError.invalidInput("epochs must be at least 1") }
+        self.labels = labels
+        self.options = options
+        trainer = try BertTrainer(encoder: encoder, labels: labels.count, targets: options.targets, rank: options.rank,
+                                  alpha: options.alpha, dropout: options.dropout, hiddenDropout: options.hiddenDropout,
+                                  attentionDropout: options.attentionDropout, batch: options.batch,
+                                  maxLength: options.maxLength, seed: options.seed, pool: pool)
+        optimizer = AdamW(parameters: trainer.parameters.count, learningRate: options.learningRate,
+                          weightDecay: options.weightDecay)
+    }
+
+    /// Trains on tokenised `sequences` with label ids; evaluates on `eval` after each epoch when given.
+    public func fit(_ sequences: [[Int32]], labels ids: [Int32], eval: (sequences: [[Int32]], labels: [Int32])? = nil,
+                    progress: (StepProgress) -> Void = { _ in }, epochDone: (EpochReport) -> Void = { _ in }) -> [EpochReport] {
+        precondition(sequences.count == ids.count && !sequences.isEmpty)
+        let batch = options.batch
+        let stepsPerEpoch = (sequences.count + batch - 1) / batch
+        let total = stepsPerEpoch * options.epochs
+        let warmup = Int((Float(total) * options.warmupRatio).rounded(.up))
+        let p = trainer.parameters
+        var reports: [EpochReport] = []
+        var sinceBest = 0
+        for epoch in 0..<options.epochs {
+            // seeded shuffle (Fisher–Yates), one stream per epoch
+            var order = Array(0..<sequences.count)
+            var rng = SplitMix64(seed: options.seed, 0x5348_5546, UInt64(epoch))
+            order.shuffle(using: &rng)
+            let start = Date(), cpuStart = processCPUSeconds()
+            var lossSum = 0.0, seen = 0
+            for step in 0..<stepsPerEpoch {
+                let lo = step * batch, hi = min(lo + batch, order.count)
+                let batchSequences = order[lo..<hi].map { sequences[$0] }
+                let batchLabels = order[lo..<hi].map { ids[$0] }
+                let loss = trainer.computeGradients(batchSequences[...], labels: batchLabels[...])
+                guard loss.isFinite else {
+                    diverged = (epoch + 1, step + 1)
+                    return reports
+                }
+                AdamW.clip(p.gradients, count: p.count, maxNorm: options.maxGradNorm)
+                let lr = AdamW.linearSchedule(base: options.learningRate, step: epoch * stepsPerEpoch + step, total: total, warmup: warmup)
+                optimizer.update(values: p.values, gradients: p.gradients, decay: p.decay, count: p.count, lr: lr)
+                lossSum += Double(loss) * Double(hi - lo)
+                seen += hi - lo
+                progress(StepProgress(epoch: epoch + 1, epochs: options.epochs, step: step + 1, steps: stepsPerEpoch,
+                                      examples: seen, meanLoss: lossSum / Double(seen), elapsed: Date().timeIntervalSince(start)))
+            }
+            var report = EpochReport(epoch: epoch + 1, meanLoss: lossSum / Double(max(seen, 1)), examples: seen,
+                                     wallSeconds: Date().timeIntervalSince(start), cpuSeconds: processCPUSeconds() - cpuStart)
+            if let eval {
+                let metrics = evaluate(eval.sequences, labels: eval.labels)
+                report.eval = metrics
+                if best == nil || metrics.accuracy > best!.accuracy {
+                    best = (metrics.accuracy, p.snapshot())
+                    sinceBest = 0
+                } else {
+                    sinceBest += 1
+                }
+            }
+            reports.append(report)
+            epochDone(report)
+            if eval != nil && sinceBest >= options.patience && epoch + 1 < options.epochs {
+                stoppedEarly = true
+                break
+            }
+        }
+        if let best, eval != nil { p.restore(best.values) }
+        return reports
+    }
+
+    /// Predicted label ids and their probabilities, `options.batch` sequences at a time.
+    public func predict(_ sequences: [[Int32]]) -> [(label: Int32, score: Float)] {
+        trainer.predict(sequences[...]).map { probs in
+            var best = 0
+            for j in 1..<probs.count where probs[j] > probs[best] { best = j }
+            return (Int32(best), probs[best])
+        }
+    }
+
+    public func evaluate(_ sequences: [[Int32]], labels truth: [Int32]) -> ClassificationMetrics {
+        ClassificationMetrics(truth: truth, predicted: predict(sequences).map(\.label))
+    }
+}
+
+/// hidden_dropout_prob and attention_probs_dropout_prob of a Hugging Face config.json (BERT's 0.1 when absent).
+public func configuredDropout(modelDirectory: URL) -> (hidden: Float, attention: Float) {
+    let url = modelDirectory.appendingPathComponent("config.json")
+    guard let data = try? Data(contentsOf: url),
+          let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return (0.1, 0.1) }
+    let hidden = (object["hidden_dropout_prob"] as? NSNumber)?.floatValue ?? 0.1
+    let attention = (object["attention_probs_dropout_prob"] as? NSNumber)?.floatValue ?? 0.1
+    return (hidden, attention)
+}
+
+/// User + system CPU seconds of this process so far.
+public func processCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+        + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+}

@@ -1,0 +1,105 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// `dojo finetune` as a user runs it: the real binary on a tiny random-weight model.
+final class FinetuneCommandTests: XCTestCase {
+    var directory: URL!
+    var model: URL!
+    override func setUpWithError() throws {
+        directory = TinyBert.temporaryDirectory("finetune-cli")
+        model = try TinyBert.write(to: directory.appendingPathComponent("model"),
+                                   config: TinyBert.config(hidden: 32, layers: 2, heads: 2, intermediate: 48))
+    }
+    override func tearDown() { try? FileManager.default.removeItem(at: directory) }
+
+    static let toy: [(String, String)] = [
+        ("the party shall pay the fee", "payment"), ("a party shall pay fees", "payment"),
+        ("the party shall pay a fee .", "payment"), ("pay the fees , party", "payment"),
+        ("notice . notice , b", "notice"), ("b notice notice .", "notice"),
+        ("a notice , b .", "notice"), ("notice b b , notice", "notice"),
+    ]
+
+    func write(_ lines: [String], _ name: String) throws -> String {
+        let url = directory.appendingPathComponent(name)
+        try (lines.joined(separator: "\n") + "\n").write(to: url, atomically: true, encoding: .utf8)
+        return url.path
+    }
+
+    func toyLines() -> [String] {
+        Self.toy.map { t, l in
+            String(decoding: try! JSONSerialization.data(withJSONObject: ["text": t, "label": l], options: [.sortedKeys]), as: UTF8.self)
+        }
+    }
+
+    func finetune(_ extra: [String], train: String, output: String) throws -> ProcessRunner.Output {
+        try ProcessRunner.dojo(["finetune", "--model", model.path, "--train", train, "--batch", "4", "--max-length", "16",
+                                "--threads", "2", "-o", output] + extra)
+    }
+
+    func testTrainsEvaluatesAndWritesAPEFTDirectory() throws {
+        let train = try write(toyLines(), "train.jsonl")
+        let out = directory.appendingPathComponent("adapter").path
+        let result = try finetune(["--eval", train, "--epochs", "10", "--lr", "0.01", "--patience", "10"], train: train, output: out)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let epochs = result.lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        XCTAssertEqual(epochs.count, 10)
+        XCTAssertEqual(epochs.last?["eval_accuracy"] as? Double, 1.0, result.stderr)
+        XCTAssertNotNil(epochs.first?["eval_macro_f1"])
+        XCTAssertTrue(result.stderr.contains("examples/s"), result.stderr)
+        let files = try FileManager.default.contentsOfDirectory(atPath: out)
+        XCTAssertEqual(Set(files), ["adapter_config.json", "adapter_model.safetensors", "labels.json", "training.json"])
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/adapter_config.json"))) as! [String: Any]
+        XCTAssertEqual(config["peft_type"] as? String, "LORA")
+        XCTAssertEqual(config["task_type"] as? String, "SEQ_CLS")
+        XCTAssertEqual(config["r"] as? Int, 8)
+        XCTAssertEqual(config["target_modules"] as? [String], ["query", "value"])
+        XCTAssertEqual(config["modules_to_save"] as? [String], ["classifier"])
+        let labels = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/labels.json"))) as! [String: Any]
+        XCTAssertEqual(labels["id2label"] as? [String: String], ["0": "notice", "1": "payment"])
+    }
+
+    func testSameSeedAndThreadsWriteIdenticalAdapterBytes() throws {
+        let train = try write(toyLines(), "train.jsonl")
+        var bytes: [Data] = []
+        for run in 0..<2 {
+            let out = directory.appendingPathComponent("run\(run)").path
+            let result = try finetune(["--epochs", "2", "--seed", "7"], train: train, output: out)
+            XCTAssertEqual(result.status, 0, result.stderr)
+            bytes.append(try Data(contentsOf: URL(fileURLWithPath: out + "/adapter_model.safetensors")))
+        }
+        XCTAssertEqual(bytes[0], bytes[1])
+    }
+
+    func testBadInputIsCountedOrRefusedWithAClearMessage() throws {
+        // Missing labels skipped and counted; a label seen once kept with a warning; long texts truncated and counted.
+        var lines = toyLines()
+        lines.append(#"{"text": "the fee"}"#)
+        lines.append(#"{"text": "a b a b", "label": "rare"}"#)
+        lines.append(#"{"text": "\#(Array(repeating: "notice", count: 40).joined(separator: " "))", "label": "notice"}"#)
+        let train = try write(lines, "messy.jsonl")
+        let out = directory.appendingPathComponent("messy").path
+        let result = try finetune(["--epochs", "1"], train: train, output: out)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stderr.contains("1 line(s) without a 'label' skipped (first at line 9)"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("seen only once") && result.stderr.contains("'rare'"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("1 text(s) truncated to 16 tokens"), result.stderr)
+
+        // The output exists now: refused without --force, replaced with it.
+        let again = try finetune(["--epochs", "1"], train: train, output: out)
+        XCTAssertNotEqual(again.status, 0)
+        XCTAssertTrue(again.stderr.contains("already exists") && again.stderr.contains("--force"), again.stderr)
+        XCTAssertEqual(try finetune(["--epochs", "1", "--force"], train: train, output: out).status, 0)
+
+        // An empty train file is refused; so is a target the model does not have (named), and nothing is written.
+        let empty = try write([], "empty.jsonl")
+        let refused = try finetune([], train: empty, output: directory.appendingPathComponent("none").path)
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("no labelled examples"), refused.stderr)
+        let badTarget = try finetune(["--targets", "query,q_proj"], train: train, output: directory.appendingPathComponent("none").path)
+        XCTAssertNotEqual(badTarget.status, 0)
+        XCTAssertTrue(badTarget.stderr.contains("'q_proj'"), badTarget.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory.appendingPathComponent("none").path))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.contains("partial") }, [])
+    }
+}

@@ -1,0 +1,209 @@
+import Foundation
+import Kernels
+import Models
+import TestSupport
+import XCTest
+
+/// The trainer on tiny random-weight models: whole-model gradients against finite differences,
+/// learning a separable toy set, determinism, and the adapter directory it writes.
+final class FinetuneTrainerTests: XCTestCase {
+    var directory: URL!
+    override func setUp() { directory = TinyBert.temporaryDirectory("finetune") }
+    override func tearDown() { try? FileManager.default.removeItem(at: directory) }
+
+    /// Finite differences of the whole model's loss in float32: step and tolerance for parameters of size ~0.1–1.
+    static let step: Float = 2e-3
+    static let absolute: Float = 2e-3, relative: Float = 3e-2
+
+    static let toyTexts: [(String, String)] = [
+        ("the party shall pay the fee", "payment"), ("a party shall pay fees", "payment"),
+        ("the party shall pay a fee .", "payment"), ("pay the fees , party", "payment"),
+        ("notice . notice , b", "notice"), ("b notice notice .", "notice"),
+        ("a notice , b .", "notice"), ("notice b b , notice", "notice"),
+    ]
+
+    func model(layers: Int = 2) throws -> SentenceEncoder {
+        let config = TinyBert.config(hidden: 32, layers: layers, heads: 2, intermediate: 48)
+        return try SentenceEncoder(directory: TinyBert.write(to: directory.appendingPathComponent("model"), config: config))
+    }
+
+    func toy(_ model: SentenceEncoder) -> (sequences: [[Int32]], labels: [Int32], names: [String]) {
+        let names = Array(Set(Self.toyTexts.map(\.1))).sorted()
+        return (Self.toyTexts.map { model.tokenizer.encode($0.0, maxLength: 16).ids },
+                Self.toyTexts.map { Int32(names.firstIndex(of: $0.1)!) }, names)
+    }
+
+    /// Every projection targeted; with dropout, every training-mode dropout is on and the masks are
+    /// pinned (same step) so the finite differences see the same function.
+    func checkWholeModelGradients(dropout: Float, hidden: Float, attention: Float) throws {
+        let model = try model()
+        let (sequences, labels, _) = toy(model)
+        let trainer = try BertTrainer(encoder: model.encoder, labels: 2, targets: ["query", "key", "value", "dense"],
+                                      rank: 2, alpha: 4, dropout: dropout, hiddenDropout: hidden, attentionDropout: attention,
+                                      batch: 8, maxLength: 16, seed: 3, pool: ThreadPool(threads: 2))
+        let p = trainer.parameters
+        // B starts at zero (so A's gradient would be zero): give every parameter a random value.
+        var rng = TinyBert.SplitMix(seed: 9)
+        for i in 0..<p.count { p.values[i] = Float.random(in: -0.5...0.5, using: &rng) }
+        func loss() -> Float {
+            trainer.dropoutStep = 41
+            return trainer.computeGradients(sequences[...], labels: labels[...])
+        }
+        _ = loss()
+        let analytic = Array(UnsafeBufferPointer(start: p.gradients, count: p.count))
+        // Every module's A and B and the head, a few entries each.
+        var indices: [Int] = []
+        for m in p.modules { indices += [m.a, m.a + m.rank * m.inFeatures - 1, m.b, m.b + 3] }
+        indices += [p.headWeight, p.headWeight + 5, p.headBias + 1]
+        var worst: Float = 0
+        for i in indices {
+            let saved = p.values[i]
+            p.values[i] = saved + Self.step
+            let plus = loss()
+            p.values[i] = saved - Self.step
+            let minus = loss()
+            p.values[i] = saved
+            let numeric = (plus - minus) / (2 * Self.step)
+            worst = max(worst, abs(analytic[i] - numeric))
+            XCTAssertEqual(analytic[i], numeric, accuracy: Self.absolute + Self.relative * abs(numeric), "parameter \(i)")
+        }
+        print("whole-model gradient check (dropouts \(dropout), \(hidden), \(attention)): \(indices.count) parameters, max |analytic − numeric| \(worst)")
+    }
+
+    func testWholeModelGradientsMatchFiniteDifferences() throws {
+        try checkWholeModelGradients(dropout: 0, hidden: 0, attention: 0)
+    }
+
+    func testWholeModelGradientsWithEveryDropoutMatchFiniteDifferences() throws {
+        try checkWholeModelGradients(dropout: 0.2, hidden: 0.1, attention: 0.1)
+    }
+
+    func testTinyModelLearnsASeparableToySet() throws {
+        let model = try model()
+        let (sequences, labels, names) = toy(model)
+        var options = FinetuneOptions()
+        options.batch = 4; options.epochs = 12; options.maxLength = 16; options.learningRate = 1e-2
+        options.targets = ["query", "value"]; options.rank = 4; options.alpha = 8
+        let finetuner = try Finetuner(encoder: model.encoder, labels: names, options: options, pool: ThreadPool(threads: 2))
+        let reports = finetuner.fit(sequences, labels: labels)
+        XCTAssertLessThan(reports.last!.meanLoss, reports.first!.meanLoss * 0.5, "loss \(reports.map(\.meanLoss))")
+        XCTAssertEqual(finetuner.evaluate(sequences, labels: labels).accuracy, 1)
+    }
+
+    func adapterBytes(seed: UInt64, threads: Int) throws -> Data {
+        let model = try model()
+        let (sequences, labels, names) = toy(model)
+        var options = FinetuneOptions()
+        options.batch = 3; options.epochs = 2; options.maxLength = 16; options.seed = seed; options.dropout = 0.1
+        options.hiddenDropout = 0.1; options.attentionDropout = 0.1
+        let finetuner = try Finetuner(encoder: model.encoder, labels: names, options: options, pool: ThreadPool(threads: threads))
+        _ = finetuner.fit(sequences, labels: labels)
+        return try AdapterWriter.weights(finetuner.trainer.parameters)
+    }
+
+    func testSameSeedAndThreadsGiveBitIdenticalAdapters() throws {
+        let a = try adapterBytes(seed: 5, threads: 2), b = try adapterBytes(seed: 5, threads: 2)
+        XCTAssertEqual(a, b)
+        XCTAssertNotEqual(a, try adapterBytes(seed: 6, threads: 2))
+    }
+
+    func testAdapterDirectoryLoadsThroughLoRAAdapterAndTheClassifierAgrees() throws {
+        let model = try model()
+        let (sequences, labels, names) = toy(model)
+        var options = FinetuneOptions()
+        options.batch = 4; options.epochs = 3; options.maxLength = 16; options.learningRate = 1e-2
+        let pool = ThreadPool(threads: 2)
+        let finetuner = try Finetuner(encoder: model.encoder, labels: names, options: options, pool: pool)
+        _ = finetuner.fit(sequences, labels: labels)
+        let out = directory.appendingPathComponent("adapter")
+        try AdapterWriter.write(finetuner, baseModel: "tiny", to: out)
+        XCTAssertEqual(Set(try FileManager.default.contentsOfDirectory(atPath: out.path)),
+                       ["adapter_config.json", "adapter_model.safetensors", "labels.json"])
+        // No temporary directory is left beside it.
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.contains("partial") }, [])
+
+        let adapter = try model.loadAdapter(out)
+        XCTAssertEqual(adapter.config.taskType, "SEQ_CLS")
+        XCTAssertEqual(adapter.config.modulesToSave, ["classifier"])
+        XCTAssertEqual(adapter.config.r, 8)
+        XCTAssertEqual(adapter.labels, names)
+        XCTAssertEqual(Set(adapter.pairs.keys), ["encoder.layer.0.attention.self.query", "encoder.layer.0.attention.self.value",
+                                                 "encoder.layer.1.attention.self.query", "encoder.layer.1.attention.self.value"])
+        XCTAssertEqual(adapter.pairs["encoder.layer.1.attention.self.value"]!.a.shape, [8, 32])
+        XCTAssertEqual(adapter.pairs["encoder.layer.1.attention.self.value"]!.b.shape, [32, 8])
+        XCTAssertEqual(adapter.pairs["encoder.layer.1.attention.self.value"]!.scale, 2)
+        XCTAssertEqual(adapter.savedTensors["classifier.weight"]?.shape, [2, 32])
+        XCTAssertEqual(adapter.savedTensors["classifier.bias"]?.shape, [2])
+
+        // The classifier (base forward + LoRA at the matmul + head) agrees with the trainer's own forward.
+        let classifier = try AdapterClassifier(model: model, adapter: adapter, maxLength: 16)
+        let texts = Self.toyTexts.map(\.0)
+        let viaAdapter = classifier.probabilities(texts, pool: pool)
+        let viaTrainer = finetuner.trainer.predict(sequences[...])
+        for (a, b) in zip(viaAdapter, viaTrainer) {
+            XCTAssertLessThanOrEqual(Tolerance.maxAbsDifference(a, b), 1e-5)
+        }
+        XCTAssertEqual(classifier.predict(texts, pool: pool).map(\.label), finetuner.predict(sequences).map { names[Int($0.label)] })
+    }
+
+    func testADivergingRunStopsAndSaysWhere() throws {
+        let model = try model()
+        let (sequences, labels, names) = toy(model)
+        var options = FinetuneOptions()
+        options.batch = 4; options.epochs = 3; options.maxLength = 16; options.learningRate = 1e30
+        let finetuner = try Finetuner(encoder: model.encoder, labels: names, options: options, pool: ThreadPool(threads: 1))
+        _ = finetuner.fit(sequences, labels: labels)
+        let diverged = try XCTUnwrap(finetuner.diverged)
+        XCTAssertTrue((1...3).contains(diverged.epoch) && (1...2).contains(diverged.step), "\(diverged)")
+    }
+
+    func testAnExistingOutputDirectoryIsRefusedUnlessForced() throws {
+        let model = try model()
+        let (_, _, names) = toy(model)
+        var options = FinetuneOptions(); options.maxLength = 16
+        let finetuner = try Finetuner(encoder: model.encoder, labels: names, options: options, pool: ThreadPool(threads: 1))
+        let out = directory.appendingPathComponent("exists")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        XCTAssertThrowsError(try AdapterWriter.write(finetuner, baseModel: "tiny", to: out)) { error in
+            XCTAssertTrue("\(error)".contains("already exists"), "\(error)")
+        }
+        try AdapterWriter.write(finetuner, baseModel: "tiny", to: out, force: true)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent("adapter_model.safetensors").path))
+    }
+
+    func testATargetTheModelDoesNotHaveIsRefusedNamingIt() throws {
+        let model = try model()
+        XCTAssertThrowsError(try BertTrainer(encoder: model.encoder, labels: 2, targets: ["query", "q_proj"], rank: 2, alpha: 4,
+                                             dropout: 0, batch: 2, maxLength: 16, seed: 0, pool: ThreadPool(threads: 1))) { error in
+            XCTAssertTrue("\(error)".contains("'q_proj'"), "\(error)")
+        }
+    }
+
+    func testTrainingDataSkipsAndCountsLinesWithoutLabels() throws {
+        let file = directory.appendingPathComponent("train.jsonl")
+        let lines = [#"{"text": "a", "label": "x"}"#, #"{"text": "b"}"#, "not json", "", #"{"text": "c", "label": ""}"#,
+                     #"{"text": "d", "label": 3}"#, #"{"label": "x"}"#]
+        try lines.joined(separator: "\n").write(to: file, atomically: true, encoding: .utf8)
+        let data = try LabelledTexts.read(file)
+        XCTAssertEqual(data.texts, ["a", "d"])
+        XCTAssertEqual(data.labels, ["x", "3"])
+        XCTAssertEqual(data.missingLabel, 2)
+        XCTAssertEqual(data.invalid, 2)
+        XCTAssertEqual(data.firstSkippedLine, 2)
+    }
+
+    func testMetricsAccuracyAndMacroF1() {
+        let m = ClassificationMetrics(truth: [0, 0, 1, 1, 2], predicted: [0, 1, 1, 1, 0])
+        XCTAssertEqual(m.accuracy, 0.6, accuracy: 1e-12)
+        // F1: class 0: tp 1, fp 1, fn 1 → 0.5; class 1: tp 2, fp 1 → 0.8; class 2: 0 → mean 0.4333…
+        XCTAssertEqual(m.macroF1, (0.5 + 0.8 + 0) / 3, accuracy: 1e-12)
+    }
+
+    func testScheduleWarmsUpThenDecaysToZero() {
+        XCTAssertEqual(AdamW.linearSchedule(base: 1, step: 0, total: 100, warmup: 6), 0)
+        XCTAssertEqual(AdamW.linearSchedule(base: 1, step: 3, total: 100, warmup: 6), 0.5)
+        XCTAssertEqual(AdamW.linearSchedule(base: 1, step: 6, total: 100, warmup: 6), 1)
+        XCTAssertEqual(AdamW.linearSchedule(base: 1, step: 53, total: 100, warmup: 6), 0.5)
+        XCTAssertEqual(AdamW.linearSchedule(base: 1, step: 100, total: 100, warmup: 6), 0)
+    }
+}

@@ -1,0 +1,42 @@
+"""Deterministic held-out split by document (helper of ops/bench/finetune-cuad).
+
+A record goes to the eval file when sha256(<group field>) mod 100 < the held-out percent,
+so whole contracts (or notes) are held out and the split never depends on file order,
+Python's hash seed, or the machine. Prints one JSON line of counts to stdout.
+"""
+
+import argparse
+import hashlib
+import json
+import sys
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("input")
+    ap.add_argument("train_out")
+    ap.add_argument("eval_out")
+    ap.add_argument("--group", default="contract", help="field that names the document a record belongs to")
+    ap.add_argument("--percent", type=int, default=20, help="percent of documents held out")
+    args = ap.parse_args()
+    counts = {"train": 0, "eval": 0, "train_groups": set(), "eval_groups": set()}
+    with open(args.input, encoding="utf-8") as f, \
+            open(args.train_out, "w", encoding="utf-8") as tr, open(args.eval_out, "w", encoding="utf-8") as ev:
+        for line in f:
+            if not line.strip():
+                continue
+            record = json.loads(line)
+            group = str(record.get(args.group, record.get("id", "")))
+            held = int(hashlib.sha256(group.encode("utf-8")).hexdigest(), 16) % 100 < args.percent
+            (ev if held else tr).write(line if line.endswith("\n") else line + "\n")
+            side = "eval" if held else "train"
+            counts[side] += 1
+            counts[side + "_groups"].add(group)
+    for k in ("train_groups", "eval_groups"):
+        counts[k] = len(counts[k])
+    json.dump(counts, sys.stdout)
+    print()
+
+
+if __name__ == "__main__":
+    main()
