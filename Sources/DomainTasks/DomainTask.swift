@@ -27,6 +27,20 @@ public protocol DomainTask: AnyObject {
     func run(_ documents: [Document]) -> [TaskRecord]
 }
 
+extension DomainTask {
+    /// One record per parsed line, in input order: the task's record for a document, the
+    /// parse error's record for a line that was not one. Used by `dojo run` and by workers alike.
+    public func records(for entries: [Result<Document, DocumentError>]) -> [TaskRecord] {
+        var results = run(entries.compactMap { try? $0.get() }).makeIterator()
+        return entries.map { entry in
+            switch entry {
+            case .success: return results.next()!
+            case .failure(let e): return TaskRecord(json: e.record, isError: true)
+            }
+        }
+    }
+}
+
 /// Where tasks get models; the worker's cache and `dojo run` provide it.
 public protocol ModelProvider: AnyObject {
     var pool: ThreadPool { get }

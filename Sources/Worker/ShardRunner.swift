@@ -49,25 +49,14 @@ public final class ShardRunner {
             line += 1
             start = end + 1
         }
-        let documents = entries.compactMap { try? $0.get() }
-        let records = task.run(documents)
+        let records = task.records(for: entries)
         var output = Data()
         output.reserveCapacity(records.reduce(0) { $0 + $1.json.utf8.count + 1 })
         var errors: UInt32 = 0, tokens: UInt64 = 0
-        var next = records.makeIterator()
-        for entry in entries {
-            let text: String
-            switch entry {
-            case .success:
-                let record = next.next()!
-                if record.isError { errors += 1 }
-                tokens += UInt64(record.tokens)
-                text = record.json
-            case .failure(let e):
-                errors += 1
-                text = e.record
-            }
-            output.append(contentsOf: text.utf8)
+        for record in records {
+            if record.isError { errors += 1 }
+            tokens += UInt64(record.tokens)
+            output.append(contentsOf: record.json.utf8)
             output.append(0x0A)
         }
         let frame: Data

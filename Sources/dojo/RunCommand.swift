@@ -29,18 +29,9 @@ struct RunCommand: ParsableCommand {
                 entries.append(DocumentParser.parse(line, lineNumber: reader.lineNumber))
             }
             if entries.isEmpty { break }
-            let documents = entries.compactMap { try? $0.get() }
-            var records = task.run(documents).makeIterator()
-            for entry in entries {
-                switch entry {
-                case .success:
-                    let record = records.next()!
-                    if record.isError { errors += 1 }
-                    out.write(record.json + "\n")
-                case .failure(let error):
-                    errors += 1
-                    out.write(error.record + "\n")
-                }
+            for record in task.records(for: entries) {
+                if record.isError { errors += 1 }
+                out.write(record.json + "\n")
             }
             done += entries.count
             progress.update(done)
