@@ -348,8 +348,9 @@ public final class Broker {
     }
 
     private func workers(to peer: Data) throws {
+        let nowMs = clock.nowMs
         let document = WorkersDocument(workers: try store.workers().map {
-            WorkerStatus(record: $0, live: scheduler.workers[$0.info.identity])
+            WorkerStatus(record: $0, live: scheduler.workers[$0.info.identity], nowMs: nowMs)
         })
         send(.workersReply(json: try Self.encoder.encode(document)), to: peer)
     }

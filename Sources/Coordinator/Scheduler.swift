@@ -37,6 +37,8 @@ public struct WorkerState: Equatable, Sendable {
     public var credits: UInt32
     /// Declared dead when the clock reaches this without a word from it.
     public var expiryMs: UInt64
+    /// When the coordinator last heard from it (the scheduler's clock).
+    public var lastHeardMs: UInt64
     public var nextHeartbeatMs: UInt64
     /// Its leases by attempt id.
     public var leases: [UInt64: Lease]
@@ -70,7 +72,7 @@ public final class Scheduler {
     public func hello(_ id: String, info: WorkerInfo, nowMs: UInt64) throws -> [SchedulerAction] {
         if workers[id] != nil { try drop(id, as: .expired, reason: "worker restarted holding the lease", nowMs: nowMs) }
         workers[id] = WorkerState(info: info, credits: 0, expiryMs: nowMs + policy.workerExpiryMs,
-                                  nextHeartbeatMs: nowMs + policy.heartbeatIntervalMs, leases: [:])
+                                  lastHeardMs: nowMs, nextHeartbeatMs: nowMs + policy.heartbeatIntervalMs, leases: [:])
         try store.upsertWorker(info, nowMs: nowMs)
         logger.info("worker joined", metadata: ["worker": "\(id)", "name": "\(info.name)", "threads": "\(info.threads)"])
         return []
@@ -81,6 +83,7 @@ public final class Scheduler {
     public func seen(_ id: String, nowMs: UInt64) -> Bool {
         guard workers[id] != nil else { return false }
         workers[id]!.expiryMs = nowMs + policy.workerExpiryMs
+        workers[id]!.lastHeardMs = nowMs
         return true
     }
 

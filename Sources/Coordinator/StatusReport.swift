@@ -22,6 +22,12 @@ public struct JobStatus: Codable, Equatable, Sendable {
     public var shardsTotal: Int
     public var shardsDone: Int
     public var error: String?
+    /// Documents per second over the last minute, from the store's throughput samples (survives restarts).
+    public var documentsPerSecond: Double?
+    /// Tokens per second over the same window.
+    public var tokensPerSecond: Double?
+    /// Seconds to finish at the current rate; nil when not running or no rate yet.
+    public var etaSeconds: Double?
 
     enum CodingKeys: String, CodingKey {
         case id, name, task, state, priority, error
@@ -29,6 +35,7 @@ public struct JobStatus: Codable, Equatable, Sendable {
         case inputComplete = "input_complete", documentsTotal = "documents_total", documentsDone = "documents_done"
         case documentErrors = "document_errors", tokens, bytesRaw = "bytes_raw", bytesCompressed = "bytes_compressed"
         case shardsTotal = "shards_total", shardsDone = "shards_done"
+        case documentsPerSecond = "documents_per_second", tokensPerSecond = "tokens_per_second", etaSeconds = "eta_seconds"
     }
 
     public init(job: JobRecord, shardsTotal: Int, shardsDone: Int) {
@@ -58,19 +65,26 @@ public struct WorkerStatus: Codable, Equatable, Sendable {
     /// Shards it holds now and shards it may still take (live workers only).
     public var leases: Int
     public var credits: UInt32
+    /// The shards it works on now, as "JOB/SHARD" (live workers only).
+    public var currentShards: [String]
+    /// Milliseconds since the coordinator last heard from it.
+    public var heartbeatAgeMs: UInt64?
 
     enum CodingKeys: String, CodingKey {
         case identity, name, connected, threads, models, adapters, leases, credits
         case cpuFeatures = "cpu_features", softwareVersion = "software_version", lastSeenMs = "last_seen_ms"
         case documentsPerSecond = "documents_per_second", tokensPerSecond = "tokens_per_second", shardsDone = "shards_done"
+        case currentShards = "current_shards", heartbeatAgeMs = "heartbeat_age_ms"
     }
 
-    public init(record: WorkerRecord, live: WorkerState?) {
+    public init(record: WorkerRecord, live: WorkerState?, nowMs: UInt64) {
         identity = record.info.identity; name = record.info.name; connected = live != nil
         threads = record.info.threads; cpuFeatures = record.info.cpuFeatures; models = record.info.models
         adapters = record.info.adapters; softwareVersion = record.info.softwareVersion; lastSeenMs = record.lastSeenMs
         documentsPerSecond = record.documentsPerSecond; tokensPerSecond = record.tokensPerSecond
         shardsDone = record.shardsDone; leases = live?.leases.count ?? 0; credits = live?.credits ?? 0
+        currentShards = (live?.leases.values.sorted { $0.attemptId < $1.attemptId } ?? []).map { "\($0.jobId)/\($0.shardIndex)" }
+        heartbeatAgeMs = live.map { nowMs >= $0.lastHeardMs ? nowMs - $0.lastHeardMs : 0 }
     }
 }
 
