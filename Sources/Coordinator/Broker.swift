@@ -175,7 +175,8 @@ public final class Broker {
         case .error(let e):
             logger.warning("peer reported an error", metadata: ["peer": "\(id)", "code": "\(e.code.rawValue)",
                                                                 "message": "\(e.message.prefix(200))"])
-        case .welcome, .assign, .submitReady, .submitAck, .submitted, .statusReply, .cancelled, .resultsReply, .workersReply:
+        case .welcome, .assign, .withdraw, .submitReady, .submitAck, .submitted, .statusReply, .cancelled, .resultsReply,
+             .workersReply:
             logger.warning("unexpected message", metadata: ["peer": "\(id)", "kind": "\(message.kind)"])
             reply(peer, .unexpectedMessage, "the coordinator does not accept \(message.kind) messages")
         }
@@ -208,6 +209,8 @@ public final class Broker {
             if let peer = workerPeers[worker] { send(.heartbeat, to: peer) }
         case .revoke(let worker, let jobId):
             if let peer = workerPeers[worker] { send(.cancel(jobId: jobId), to: peer) }
+        case .withdraw(let worker, let jobId, let shardIndex, let attemptId):
+            if let peer = workerPeers[worker] { send(.withdraw(jobId: jobId, shardId: shardIndex, attemptId: attemptId), to: peer) }
         case .assign(let worker, let lease):
             guard let peer = workerPeers[worker] else { return }
             do {

@@ -460,12 +460,15 @@ public final class JobStore: @unchecked Sendable {
         }
     }
 
-    /// A worker's heartbeat: when it was heard and how fast it goes.
-    public func workerSeen(_ identity: String, documentsPerSecond: Double, tokensPerSecond: Double, nowMs: UInt64) throws {
+    /// A worker's heartbeat: when it was heard, how fast it goes and what it has loaded.
+    public func workerSeen(_ identity: String, documentsPerSecond: Double, tokensPerSecond: Double,
+                           models: [String], adapters: [String], nowMs: UInt64) throws {
         try db.write { db in
             try db.execute(sql: """
-                UPDATE workers SET last_seen_ms = ?, docs_per_s = ?, tokens_per_s = ? WHERE identity = ?
-                """, arguments: [Int64(nowMs), documentsPerSecond, tokensPerSecond, identity])
+                UPDATE workers SET last_seen_ms = ?, docs_per_s = ?, tokens_per_s = ?, models = ?, adapters = ?
+                WHERE identity = ?
+                """, arguments: [Int64(nowMs), documentsPerSecond, tokensPerSecond, models.joined(separator: ","),
+                                 adapters.joined(separator: ","), identity])
         }
     }
 

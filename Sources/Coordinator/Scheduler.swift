@@ -14,6 +14,8 @@ public enum SchedulerAction: Equatable, Sendable {
     case assign(worker: String, lease: Lease)
     /// Tell the worker to stop work on a job (cancelled or failed).
     case revoke(worker: String, jobId: String)
+    /// Tell the worker to stop one attempt: another copy of the shard won.
+    case withdraw(worker: String, jobId: String, shardIndex: UInt32, attemptId: UInt64)
     /// The worker is due a coordinator heartbeat.
     case heartbeat(worker: String)
 }
@@ -102,7 +104,7 @@ public final class Scheduler {
             workers[id]!.leases[attempt]!.deadlineMs = nowMs + policy.leaseDurationMs
         }
         try store.workerSeen(id, documentsPerSecond: stats.documentsPerSecond, tokensPerSecond: stats.tokensPerSecond,
-                             nowMs: nowMs)
+                             models: stats.models, adapters: stats.adapters, nowMs: nowMs)
     }
 
     /// A shard's result: written as the shard's output when its attempt is live, else dropped.
@@ -122,16 +124,19 @@ public final class Scheduler {
         }
         release(result.attemptId)
         let disposition = try output.accept(result, nowMs: nowMs)
+        var actions: [SchedulerAction] = []
         if case .written(let finished) = disposition {
-            // Straggler copies still out are lost: forget their leases (their results will be dropped).
-            for (attempt, owner) in attemptOwner {
+            // Straggler copies still out lost the race: forget their leases and tell their workers to
+            // stop, so they take new work instead of computing a result that would be dropped.
+            for (attempt, owner) in attemptOwner.sorted(by: { $0.key < $1.key }) {
                 if let lease = workers[owner]?.leases[attempt], lease.jobId == result.jobId, lease.shardIndex == result.shardId {
                     release(attempt)
+                    actions.append(.withdraw(worker: owner, jobId: lease.jobId, shardIndex: lease.shardIndex, attemptId: attempt))
                 }
             }
             if finished { logJobFinished(result.jobId) }
         }
-        return (disposition, try dispatch(nowMs: nowMs))
+        return (disposition, actions + (try dispatch(nowMs: nowMs)))
     }
 
     /// The worker could not run the task on a shard. After the job's `retries` such failures of

@@ -15,13 +15,13 @@ import Foundation
 ///
 /// Who sends what:
 /// - worker → coordinator: `hello`, `ready`, `workerHeartbeat`, `result`, `shardFailed`, `bye`
-/// - coordinator → worker: `welcome`, `assign`, `heartbeat`, `cancel`, `error`
+/// - coordinator → worker: `welcome`, `assign`, `heartbeat`, `cancel`, `withdraw`, `error`
 /// - client → coordinator: `submitBegin`, `submitChunk`, `submitEnd`, `status`, `cancel`, `results`, `workers`
 /// - coordinator → client: `submitReady`, `submitAck`, `submitted`, `statusReply`, `cancelled`,
 ///   `resultsReply`, `workersReply`, `error`
 public enum Message: Equatable, Sendable {
     /// The protocol version this build speaks.
-    public static let protocolVersion: UInt8 = 1
+    public static let protocolVersion: UInt8 = 2
     /// The two magic bytes every message starts with: "DJ".
     public static let magic: (UInt8, UInt8) = (0x44, 0x4A)
 
@@ -42,6 +42,8 @@ public enum Message: Equatable, Sendable {
     case heartbeat
     /// Stop work on a job (coordinator → worker), or ask to cancel it (client → coordinator).
     case cancel(jobId: String)
+    /// Stop one attempt (coordinator → worker): another copy of its shard won, so its result would be dropped.
+    case withdraw(jobId: String, shardId: UInt32, attemptId: UInt64)
     case error(ErrorReply)
 
     // client ⇄ coordinator
@@ -66,7 +68,7 @@ public enum Message: Equatable, Sendable {
     /// coordinator→worker, 0x20–0x3F client⇄coordinator, 0x7F error (both directions).
     public enum Kind: UInt8, CaseIterable, Sendable {
         case hello = 0x01, ready = 0x02, workerHeartbeat = 0x03, result = 0x04, shardFailed = 0x05, bye = 0x06
-        case welcome = 0x10, assign = 0x11, heartbeat = 0x12, cancel = 0x13
+        case welcome = 0x10, assign = 0x11, heartbeat = 0x12, cancel = 0x13, withdraw = 0x14
         case submitBegin = 0x20, submitReady = 0x21, submitChunk = 0x22, submitAck = 0x23, submitEnd = 0x24
         case submitted = 0x25, status = 0x26, statusReply = 0x27, cancelled = 0x28, results = 0x29
         case resultsReply = 0x2A, workers = 0x2B, workersReply = 0x2C
@@ -85,6 +87,7 @@ public enum Message: Equatable, Sendable {
         case .assign: return .assign
         case .heartbeat: return .heartbeat
         case .cancel: return .cancel
+        case .withdraw: return .withdraw
         case .error: return .error
         case .submitBegin: return .submitBegin
         case .submitReady: return .submitReady
@@ -131,10 +134,14 @@ public struct WorkerStats: Equatable, Sendable {
     public var tokensPerSecond: Double
     /// Attempt ids of the leases the worker is working on (so the coordinator can extend them).
     public var activeAttemptIds: [UInt64]
+    /// Models and adapters loaded now: the worker loads them on demand, after its hello.
+    public var models: [String]
+    public var adapters: [String]
 
-    public init(documentsPerSecond: Double, tokensPerSecond: Double, activeAttemptIds: [UInt64] = []) {
+    public init(documentsPerSecond: Double, tokensPerSecond: Double, activeAttemptIds: [UInt64] = [],
+                models: [String] = [], adapters: [String] = []) {
         self.documentsPerSecond = documentsPerSecond; self.tokensPerSecond = tokensPerSecond
-        self.activeAttemptIds = activeAttemptIds
+        self.activeAttemptIds = activeAttemptIds; self.models = models; self.adapters = adapters
     }
 }
 

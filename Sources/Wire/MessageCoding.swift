@@ -92,6 +92,7 @@ extension Message {
             w.write(credits)
         case .workerHeartbeat(let s):
             w.write(s.documentsPerSecond); w.write(s.tokensPerSecond); w.write(s.activeAttemptIds)
+            w.write(s.models); w.write(s.adapters)
         case .result(let r):
             w.write(r.jobId); w.write(r.shardId); w.write(r.attemptId); w.write(r.documentCount)
             w.write(r.errorCount); w.write(r.tokenCount); w.write(r.rawBytes); w.write(r.frame)
@@ -109,6 +110,8 @@ extension Message {
             break
         case .cancel(let jobId):
             w.write(jobId)
+        case .withdraw(let jobId, let shardId, let attemptId):
+            w.write(jobId); w.write(shardId); w.write(attemptId)
         case .error(let e):
             // Stable across versions: u16 code + string.
             w.write(e.code.rawValue); w.write(e.message)
@@ -155,7 +158,9 @@ extension Message {
             return .workerHeartbeat(WorkerStats(
                 documentsPerSecond: try r.readDouble("workerHeartbeat.documentsPerSecond"),
                 tokensPerSecond: try r.readDouble("workerHeartbeat.tokensPerSecond"),
-                activeAttemptIds: try r.readUInt64s("workerHeartbeat.activeAttemptIds", maxCount: l.maxListCount)))
+                activeAttemptIds: try r.readUInt64s("workerHeartbeat.activeAttemptIds", maxCount: l.maxListCount),
+                models: try r.readStrings("workerHeartbeat.models", maxCount: l.maxListCount, maxBytes: name),
+                adapters: try r.readStrings("workerHeartbeat.adapters", maxCount: l.maxListCount, maxBytes: name)))
         case .result:
             return .result(ShardResult(
                 jobId: try r.readString("result.jobId", maxBytes: name),
@@ -194,6 +199,9 @@ extension Message {
             return .heartbeat
         case .cancel:
             return .cancel(jobId: try r.readString("cancel.jobId", maxBytes: name))
+        case .withdraw:
+            return .withdraw(jobId: try r.readString("withdraw.jobId", maxBytes: name),
+                             shardId: try r.readUInt32("withdraw.shardId"), attemptId: try r.readUInt64("withdraw.attemptId"))
         case .error:
             return .error(ErrorReply(code: ErrorCode(rawValue: try r.readUInt16("error.code")),
                                      message: try r.readString("error.message", maxBytes: text)))

@@ -26,8 +26,12 @@ public final class ShardRunner {
         return t
     }
 
-    /// The shard's result, or the reason the task cannot run here at all.
-    public func run(_ assignment: Assignment) -> Result<ShardResult, ShardFailure> {
+    /// Documents run between checks of `shouldStop`: large enough to keep the model's batches full.
+    static let chunkSize = 128
+
+    /// The shard's result, or the reason the task cannot run here at all. `shouldStop` is asked
+    /// between chunks of documents; when it says yes the shard ends as a failure saying it was withdrawn.
+    public func run(_ assignment: Assignment, shouldStop: () -> Bool = { false }) -> Result<ShardResult, ShardFailure> {
         func failure(_ reason: String) -> Result<ShardResult, ShardFailure> {
             .failure(ShardFailure(jobId: assignment.jobId, shardId: assignment.shardId, attemptId: assignment.attemptId, reason: reason))
         }
@@ -49,7 +53,12 @@ public final class ShardRunner {
             line += 1
             start = end + 1
         }
-        let records = task.records(for: entries)
+        var records: [TaskRecord] = []
+        records.reserveCapacity(entries.count)
+        for chunk in stride(from: 0, to: entries.count, by: Self.chunkSize) {
+            if shouldStop() { return failure(Self.withdrawnReason) }
+            records += task.records(for: Array(entries[chunk..<min(chunk + Self.chunkSize, entries.count)]))
+        }
         var output = Data()
         output.reserveCapacity(records.reduce(0) { $0 + $1.json.utf8.count + 1 })
         var errors: UInt32 = 0, tokens: UInt64 = 0
@@ -65,4 +74,7 @@ public final class ShardRunner {
                                     documentCount: UInt32(entries.count), errorCount: errors, tokenCount: tokens,
                                     rawBytes: UInt64(output.count), frame: frame))
     }
+
+    /// The failure reason of an attempt stopped by a `withdraw`.
+    public static let withdrawnReason = "withdrawn: another copy of this shard finished first"
 }

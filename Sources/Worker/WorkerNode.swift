@@ -41,6 +41,8 @@ public final class WorkerNode {
     private let lock = NSCondition()
     private var queue: [Assignment] = []
     private var running: Assignment?
+    /// Running attempts the coordinator withdrew (another copy of the shard won).
+    private var withdrawn: Set<UInt64> = []
     private var outbox: [Result<ShardResult, ShardFailure>] = []
     private var computeShouldExit = false
     private let wakeEndpoint = "inproc://dojo-worker-wake-\(UUID().uuidString)"
@@ -104,6 +106,9 @@ public final class WorkerNode {
                     logger.debug("shard done", metadata: ["job": "\(r.jobId)", "shard": "\(r.shardId)", "attempt": "\(r.attemptId)",
                                                           "docs": "\(r.documentCount)", "errors": "\(r.errorCount)",
                                                           "raw_bytes": "\(r.rawBytes)", "frame_bytes": "\(r.frame.count)"])
+                case .failure(let f) where f.reason == ShardRunner.withdrawnReason:
+                    // The coordinator already forgot this attempt; only the credit goes back.
+                    break
                 case .failure(let f):
                     try socket.send(.shardFailed(f))
                     logger.warning("shard failed", metadata: ["job": "\(f.jobId)", "shard": "\(f.shardId)", "reason": "\(f.reason)"])
@@ -131,6 +136,16 @@ public final class WorkerNode {
                         lock.lock()
                         if stopping { lock.unlock(); continue }
                         queue.append(a); lock.signal(); lock.unlock()
+                    case .withdraw(let jobId, let shardId, let attemptId):
+                        lock.lock()
+                        let before = queue.count
+                        queue.removeAll { $0.attemptId == attemptId }
+                        let dropped = before - queue.count
+                        if running?.attemptId == attemptId { withdrawn.insert(attemptId) }
+                        lock.unlock()
+                        if dropped > 0 && !stopping { try socket.send(.ready(credits: UInt32(dropped))) }
+                        logger.info("attempt withdrawn", metadata: ["job": "\(jobId)", "shard": "\(shardId)", "attempt": "\(attemptId)",
+                                                                   "was_running": "\(dropped == 0)"])
                     case .cancel(let jobId):
                         lock.lock()
                         let before = queue.count
@@ -212,11 +227,13 @@ public final class WorkerNode {
     }
 
     private func stats() -> WorkerStats {
+        let loadedModels = models.loadedModels, loadedAdapters = models.loadedAdapters
         lock.lock(); defer { lock.unlock() }
         let seconds = max(Double(busyMs) / 1000, 1e-3)
         let ids = queue.map(\.attemptId) + (running.map { [$0.attemptId] } ?? [])
         return WorkerStats(documentsPerSecond: busyMs == 0 ? 0 : Double(documentsDone) / seconds,
-                           tokensPerSecond: busyMs == 0 ? 0 : Double(tokensDone) / seconds, activeAttemptIds: ids)
+                           tokensPerSecond: busyMs == 0 ? 0 : Double(tokensDone) / seconds, activeAttemptIds: ids,
+                           models: loadedModels, adapters: loadedAdapters)
     }
 
     /// The compute thread: one shard at a time, results into the outbox, a wake-up to the I/O thread.
@@ -232,11 +249,16 @@ public final class WorkerNode {
             lock.unlock()
 
             let started = clock.nowMs
-            let outcome = runner.run(assignment)
+            let attemptId = assignment.attemptId
+            let outcome = runner.run(assignment, shouldStop: { [self] in
+                lock.lock(); defer { lock.unlock() }
+                return withdrawn.contains(attemptId) || computeShouldExit
+            })
             let elapsed = clock.nowMs - started
 
             lock.lock()
             running = nil
+            withdrawn.remove(attemptId)
             outbox.append(outcome)
             if case .success(let r) = outcome {
                 documentsDone += Int(r.documentCount); tokensDone += Int(r.tokenCount); busyMs += elapsed

@@ -36,6 +36,20 @@ final class SchedulerTests: XCTestCase {
         XCTAssertEqual(try h.mergedLines(job.id).count, 10)
     }
 
+    /// A worker loads models when a shard needs them, after its hello; its heartbeats keep the
+    /// store's view (`dojo workers`, the API) of what it has loaded current.
+    func testHeartbeatReportsModelsLoadedAfterHello() throws {
+        let h = try SchedulerHarness(self)
+        _ = try h.join("w1", nowMs: 0)
+        XCTAssertEqual(try h.store.workers().map(\.info.models), [[]])
+        try h.scheduler.heartbeat("w1", stats: WorkerStats(documentsPerSecond: 5, tokensPerSecond: 50,
+                                                           models: ["all-MiniLM-L6-v2"], adapters: ["cuad-lora"]), nowMs: 1_000)
+        let worker = try XCTUnwrap(h.store.workers().first)
+        XCTAssertEqual(worker.info.models, ["all-MiniLM-L6-v2"])
+        XCTAssertEqual(worker.info.adapters, ["cuad-lora"])
+        XCTAssertEqual(worker.lastSeenMs, 1_000)
+    }
+
     /// Exactly once: a straggler copy that wins makes the original's result stale, and a result
     /// after the lease expired is dropped; each shard has one output file and counts add up once.
     func testExactlyOnceUnderStragglersAndStaleLeases() throws {
@@ -57,9 +71,11 @@ final class SchedulerTests: XCTestCase {
         XCTAssertEqual(copy[0].lease.attemptId, 3)
         XCTAssertTrue(copy[0].lease.straggler)
 
-        // The straggler copy finishes first and wins; the original's result is dropped.
-        XCTAssertEqual(try h.scheduler.result("w2", try h.result(for: copy[0].lease, tag: "copy"), nowMs: 2_500).0,
-                       .written(jobFinished: false))
+        // The straggler copy finishes first and wins; the original is withdrawn and its result dropped.
+        let (won, afterWin) = try h.scheduler.result("w2", try h.result(for: copy[0].lease, tag: "copy"), nowMs: 2_500)
+        XCTAssertEqual(won, .written(jobFinished: false))
+        XCTAssertEqual(afterWin.filter { if case .withdraw = $0 { return true } else { return false } },
+                       [.withdraw(worker: "w1", jobId: job.id, shardIndex: 0, attemptId: 1)])
         XCTAssertEqual(try h.store.attempt(1)?.state, .lost)
         XCTAssertEqual(try h.scheduler.result("w1", try h.result(for: a[0].lease, tag: "orig"), nowMs: 2_600).0,
                        .dropped(reason: "attempt 1 is not a lease of this worker"))

@@ -8,7 +8,9 @@ final class MessageTests: XCTestCase {
         .hello(Hello(workerName: "gpu-box-7", threads: 16, cpuFeatures: ["avx2", "fma"], models: ["minilm", "smollm2"],
                      adapters: ["contracts-v3"], softwareVersion: "0.1.0")),
         .ready(credits: 3),
-        .workerHeartbeat(WorkerStats(documentsPerSecond: 1234.5, tokensPerSecond: 98765.25, activeAttemptIds: [7, 9])),
+        .withdraw(jobId: "j-7", shardId: 3, attemptId: 42),
+        .workerHeartbeat(WorkerStats(documentsPerSecond: 1234.5, tokensPerSecond: 98765.25, activeAttemptIds: [7, 9],
+                                     models: ["minilm@3f2a"], adapters: ["cuad@91bc"])),
         .result(ShardResult(jobId: "job-42", shardId: 17, attemptId: 3, documentCount: 256, errorCount: 2,
                             tokenCount: 51_200, rawBytes: 1 << 33, frame: Data([0x04, 0x22, 0x4D, 0x18, 1, 2, 3]))),
         .shardFailed(ShardFailure(jobId: "job-42", shardId: 18, attemptId: 4, reason: "model not found: ünïcode")),
@@ -55,10 +57,10 @@ final class MessageTests: XCTestCase {
 
     /// The exact bytes of a small message, so layout changes are deliberate.
     func testLayoutIsLittleEndianAndCompact() {
-        XCTAssertEqual(Array(Message.ready(credits: 0x0102_0304).encoded()), [0x44, 0x4A, 1, 0x02, 0x04, 0x03, 0x02, 0x01])
-        XCTAssertEqual(Array(Message.cancel(jobId: "ab").encoded()), [0x44, 0x4A, 1, 0x13, 2, 0, 0x61, 0x62])
-        XCTAssertEqual(Array(Message.status(jobId: nil).encoded()), [0x44, 0x4A, 1, 0x26, 0])
-        XCTAssertEqual(Array(Message.heartbeat.encoded()), [0x44, 0x4A, 1, 0x12])
+        XCTAssertEqual(Array(Message.ready(credits: 0x0102_0304).encoded()), [0x44, 0x4A, 2, 0x02, 0x04, 0x03, 0x02, 0x01])
+        XCTAssertEqual(Array(Message.cancel(jobId: "ab").encoded()), [0x44, 0x4A, 2, 0x13, 2, 0, 0x61, 0x62])
+        XCTAssertEqual(Array(Message.status(jobId: nil).encoded()), [0x44, 0x4A, 2, 0x26, 0])
+        XCTAssertEqual(Array(Message.heartbeat.encoded()), [0x44, 0x4A, 2, 0x12])
     }
 
     func testDecodesSliceWithNonZeroStartIndex() throws {
@@ -74,17 +76,17 @@ final class MessageTests: XCTestCase {
         }
         expect([], .truncated(field: "magic", needed: 1, remaining: 0))
         expect([0x47, 0x45, 0x54, 0x20], .badMagic) // "GET "
-        expect([0x44, 0x4A, 2, 0x12], .unsupportedVersion(got: 2, supported: 1))
-        expect([0x44, 0x4A, 0, 0x01], .unsupportedVersion(got: 0, supported: 1))
-        expect([0x44, 0x4A, 1, 0x55], .unknownKind(0x55))
-        expect([0x44, 0x4A, 1, 0x12, 0], .trailingBytes(1))
-        expect([0x44, 0x4A, 1, 0x02, 1, 2], .truncated(field: "ready.credits", needed: 4, remaining: 2))
-        expect([0x44, 0x4A, 1, 0x13, 2, 0, 0xFF, 0xFE], .invalidUTF8(field: "cancel.jobId"))
-        expect([0x44, 0x4A, 1, 0x28, 1, 0, 0x61, 7], .invalidValue(field: "cancelled.wasActive", value: 7))
+        expect([0x44, 0x4A, 1, 0x12], .unsupportedVersion(got: 1, supported: 2))
+        expect([0x44, 0x4A, 0, 0x01], .unsupportedVersion(got: 0, supported: 2))
+        expect([0x44, 0x4A, 2, 0x55], .unknownKind(0x55))
+        expect([0x44, 0x4A, 2, 0x12, 0], .trailingBytes(1))
+        expect([0x44, 0x4A, 2, 0x02, 1, 2], .truncated(field: "ready.credits", needed: 4, remaining: 2))
+        expect([0x44, 0x4A, 2, 0x13, 2, 0, 0xFF, 0xFE], .invalidUTF8(field: "cancel.jobId"))
+        expect([0x44, 0x4A, 2, 0x28, 1, 0, 0x61, 7], .invalidValue(field: "cancelled.wasActive", value: 7))
         // A name longer than its cap is refused before reading it.
-        expect([0x44, 0x4A, 1, 0x13, 0xFF, 0xFF], .tooLarge(field: "cancel.jobId", length: 65535, limit: 256))
+        expect([0x44, 0x4A, 2, 0x13, 0xFF, 0xFF], .tooLarge(field: "cancel.jobId", length: 65535, limit: 256))
         // A payload claiming 4 GiB is refused by the cap, not allocated.
-        expect([0x44, 0x4A, 1, 0x22] + [UInt8](repeating: 0, count: 16) + [0xFF, 0xFF, 0xFF, 0xFF],
+        expect([0x44, 0x4A, 2, 0x22] + [UInt8](repeating: 0, count: 16) + [0xFF, 0xFF, 0xFF, 0xFF],
                .tooLarge(field: "submitChunk.bytes", length: Int(UInt32.max), limit: 256 << 20))
         XCTAssertThrowsError(try Message.decode(frames: [])) {
             XCTAssertEqual($0 as? WireDecodingError, .wrongFrameCount(expected: 1, got: 0))
