@@ -1,4 +1,5 @@
 import Foundation
+import Models
 
 /// `clinical-notes`: sections with normalised types, specialty, and medications, allergies, vital
 /// signs and problems with offsets, per note. Nothing of a note's text is logged.
@@ -7,13 +8,17 @@ import Foundation
 /// `specialty_temperature`, `specialty` (false to skip), `section_labels` (default MTS-Dialog's 20
 /// types), `section_prompts`, `section_temperature`, `classify_sections` (type sections whose heading
 /// is unknown or missing with the section classifier; default true), `section_adapter` and
-/// `specialty_adapter` (classification adapters; the spec's `adapter` is the specialty one), `top_k`, `batch`.
+/// `specialty_adapter` (classification adapters; the spec's `adapter` is the specialty one), `top_k`, `batch`;
+/// `summary: true` adds a summary by a GGUF decoder: `summary_model` (default smollm2), `summary_prompt`
+/// (`{text}` is the note), `summary_system`, and the `generate` task's settings prefixed `summary_`
+/// (`summary_max_tokens` defaults to 96).
 ///
 /// Output: `{"id", "specialty": {"label", "score", "top"}, "sections": [{"start", "end", "heading"?,
 /// "type", "source": "heading"|"model", "score"?}], "medications": [{"name", "dose"?, "route"?,
 /// "frequency"? (each {"text","start","end"}), "start", "end"}], "allergies": [{"substance", "none"?,
 /// "start", "end"}], "vitals": [{"type", "value", "unit"?, "start", "end"}], "problems": [{"text",
-/// "start", "end"}], "cut"?, "warning"?}`. Offsets are Unicode scalar offsets into the note.
+/// "start", "end"}], "summary"?: {"text", "finish", "truncated"?} or "summary_error"?, "cut"?, "warning"?}`.
+/// Offsets are Unicode scalar offsets into the note.
 public final class ClinicalNotesTask: DomainTask {
     public static var specialtyDefaults: ClassifierFactory.Defaults {
         ClassifierFactory.Defaults(labels: BuiltinLabels.mtsamplesSpecialties.map { LabelSpec(name: $0) },
@@ -30,11 +35,28 @@ public final class ClinicalNotesTask: DomainTask {
     let sectionClassifier: TextClassifier?
     let segmenter = NoteSectionSegmenter()
     let topK: Int
+    let summarizer: (generator: TextGenerator, prompt: PromptTemplate)?
 
-    public init(specialty: TextClassifier?, sectionClassifier: TextClassifier?, topK: Int = 3) {
+    /// The summary prompt unless the spec gives one: short, factual, no invention.
+    public static let defaultSummaryPrompt = "Summarise this clinical note in two or three sentences: the patient's problem, "
+        + "key findings and the plan. Use only facts stated in the note.\n\n{text}"
+
+    public init(specialty: TextClassifier?, sectionClassifier: TextClassifier?, topK: Int = 3,
+                summarizer: (generator: TextGenerator, prompt: PromptTemplate)? = nil) {
         self.specialty = specialty
         self.sectionClassifier = sectionClassifier
         self.topK = max(topK, 1)
+        self.summarizer = summarizer
+    }
+
+    /// The summary prompt of a spec (chat formatting when the decoder has a template).
+    static func summaryPrompt(_ spec: JobSpec, source: String, hasChatTemplate: Bool) throws -> PromptTemplate {
+        let template = spec.string("summary_prompt") ?? defaultSummaryPrompt
+        guard template.contains("{text}") else {
+            throw SpecError(source, "params.summary_prompt must contain {text} (where the note goes)")
+        }
+        return PromptTemplate(template: template, system: spec.string("summary_system"),
+                              chat: spec.bool("summary_chat", default: hasChatTemplate) && hasChatTemplate)
     }
 
     public static func validate(_ spec: JobSpec, source: String) throws {
@@ -42,6 +64,15 @@ public final class ClinicalNotesTask: DomainTask {
         try ClassifierFactory.validateParams(spec, prefix: "section_", defaults: sectionDefaults, source: source)
         let k = spec.int("top_k", default: 3)
         guard k >= 1 && k <= 1000 else { throw SpecError(source, "params.top_k must be in 1...1000, not \(k)") }
+        if spec.bool("summary", default: false) {
+            let name = spec.string("summary_model") ?? "smollm2"
+            let model: LlamaModel
+            do { model = try LlamaModel(path: ModelRegistry.resolve(name).path) } catch {
+                throw SpecError(source, "summary_model: \(error)")
+            }
+            _ = try GenerateTask.settings(spec, prefix: "summary_", source: source, defaultMaxTokens: 96)
+            _ = try summaryPrompt(spec, source: source, hasChatTemplate: DecoderTextGenerator.hasChatTemplate(model))
+        }
     }
 
     public static func make(_ spec: JobSpec, models: ModelProvider) throws -> ClinicalNotesTask {
@@ -52,14 +83,30 @@ public final class ClinicalNotesTask: DomainTask {
         let sections = spec.bool("classify_sections", default: true)
             ? try ClassifierFactory.make(spec, prefix: "section_", adapterPath: spec.string("section_adapter"), models: models, defaults: sectionDefaults)
             : nil
-        return ClinicalNotesTask(specialty: specialty, sectionClassifier: sections, topK: spec.int("top_k", default: 3))
+        var summarizer: (TextGenerator, PromptTemplate)?
+        if spec.bool("summary", default: false) {
+            let model = try models.decoder(spec.string("summary_model") ?? "smollm2")
+            let settings = try GenerateTask.settings(spec, prefix: "summary_", source: "job spec", defaultMaxTokens: 96)
+            summarizer = (DecoderTextGenerator(model: model, adapter: nil, pool: models.pool, settings: settings),
+                          try summaryPrompt(spec, source: "job spec", hasChatTemplate: DecoderTextGenerator.hasChatTemplate(model)))
+        }
+        return ClinicalNotesTask(specialty: specialty, sectionClassifier: sections, topK: spec.int("top_k", default: 3),
+                                 summarizer: summarizer)
     }
 
     public func run(_ documents: [Document]) -> [TaskRecord] {
-        documents.map(process)
+        // Summaries first, all of the batch's notes decoded together; a note that is not text gets none.
+        var summaries: [Int: Result<Completion, TaskFailure>] = [:]
+        if let (generator, prompt) = summarizer {
+            let usable = documents.indices.filter { DocumentChecks.problem(Array(documents[$0].text.unicodeScalars)) == nil }
+            for (i, outcome) in zip(usable, generator.complete(usable.map { documents[$0] }, prompt: prompt)) {
+                summaries[i] = outcome
+            }
+        }
+        return documents.indices.map { process(documents[$0], summary: summaries[$0]) }
     }
 
-    func process(_ document: Document) -> TaskRecord {
+    func process(_ document: Document, summary: Result<Completion, TaskFailure>? = nil) -> TaskRecord {
         let note = ScalarTextRef(document.text)
         let s = note.scalars
         if let problem = DocumentChecks.problem(s) { return .error(document.id, problem) }
@@ -99,6 +146,16 @@ public final class ClinicalNotesTask: DomainTask {
         json += ",\"allergies\":[" + ClinicalExtraction.allergies(note, sections: sections).map(\.json).joined(separator: ",") + "]"
         json += ",\"vitals\":[" + ClinicalExtraction.vitals(note).map(\.json).joined(separator: ",") + "]"
         json += ",\"problems\":[" + ClinicalExtraction.problems(note, sections: sections).map(\.json).joined(separator: ",") + "]"
+        switch summary {
+        case .success(let c)?:
+            json += ",\"summary\":{\"text\":\(JSONText.quote(c.text.trimmingCharacters(in: .whitespacesAndNewlines))),\"finish\":\"\(c.finish)\""
+            json += (c.truncated ? ",\"truncated\":true" : "") + "}"
+            tokens += c.promptTokens + c.generatedTokens
+        case .failure(let f)?:
+            json += ",\"summary_error\":\(JSONText.quote(f.description))"
+        case nil:
+            break
+        }
         if cut { json += ",\"cut\":true" }
         if let w = DocumentChecks.languageWarning(document.text) { json += ",\"warning\":\(JSONText.quote(w))" }
         return TaskRecord(json: json + "}", tokens: tokens)

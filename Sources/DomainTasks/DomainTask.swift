@@ -46,6 +46,8 @@ public protocol ModelProvider: AnyObject {
     var pool: ThreadPool { get }
     func encoder(_ name: String) throws -> SentenceEncoder
     func adapter(_ path: String, for encoder: SentenceEncoder) throws -> LoRAAdapter
+    /// A GGUF decoder by name (smollm2) or path.
+    func decoder(_ name: String) throws -> LlamaModel
 }
 
 /// Loads each model and adapter once and keeps it (for one-process runs).
@@ -53,6 +55,7 @@ public final class CachingModelProvider: ModelProvider {
     public let pool: ThreadPool
     private var encoders: [String: SentenceEncoder] = [:]
     private var adapters: [String: LoRAAdapter] = [:]
+    private var decoders: [String: LlamaModel] = [:]
     private let lock = NSLock()
 
     public init(pool: ThreadPool) { self.pool = pool }
@@ -74,13 +77,22 @@ public final class CachingModelProvider: ModelProvider {
         adapters[key] = a
         return a
     }
+
+    public func decoder(_ name: String) throws -> LlamaModel {
+        lock.lock(); defer { lock.unlock() }
+        let url = try ModelRegistry.resolve(name)
+        if let d = decoders[url.path] { return d }
+        let d = try LlamaModel(path: url.path)
+        decoders[url.path] = d
+        return d
+    }
 }
 
 /// The tasks a job spec may name, their validation, and their construction.
 public enum TaskCatalog {
     /// Tasks for users; `test-crash` exists only when `DOJO_TEST_TASKS=1`.
     public static var names: [String] {
-        var n = ["embed", "classify", "contract-review", "clinical-notes", "noop"]
+        var n = ["embed", "classify", "generate", "contract-review", "clinical-notes", "noop"]
         if ProcessInfo.processInfo.environment["DOJO_TEST_TASKS"] == "1" { n.append("test-crash") }
         return n
     }
@@ -104,6 +116,7 @@ public enum TaskCatalog {
             let batch = spec.int("batch", default: 32)
             guard batch >= 1 && batch <= 4096 else { throw SpecError(source, "params.batch must be in 1...4096, not \(batch)") }
         }
+        if spec.task == "generate" { try GenerateTask.validate(spec, source: source) }
         if ["classify", "contract-review", "clinical-notes"].contains(spec.task) {
             try validateModelTask(spec, source: source)
         }
@@ -141,6 +154,8 @@ public enum TaskCatalog {
             return EmbedTask(encoder: encoder, adapter: adapter, pool: models.pool, batch: spec.int("batch", default: 32))
         case "classify":
             return try ClassifyTask.make(spec, models: models)
+        case "generate":
+            return try GenerateTask.make(spec, models: models)
         case "contract-review":
             return try ContractReviewTask.make(spec, models: models)
         case "clinical-notes":

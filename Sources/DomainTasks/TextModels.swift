@@ -80,3 +80,48 @@ enum VectorMath {
         return e
     }
 }
+
+/// One document's completion as tasks see it.
+public struct Completion: Sendable, Equatable {
+    public var text: String
+    /// "stop" (end of generation or a stop string) or "length" (max tokens or the context is full).
+    public var finish: String
+    public var promptTokens: Int
+    public var generatedTokens: Int
+    /// The document was cut from its end so that the prompt and the answer fit the context.
+    public var truncated: Bool
+
+    public init(text: String, finish: String, promptTokens: Int, generatedTokens: Int, truncated: Bool = false) {
+        self.text = text; self.finish = finish; self.promptTokens = promptTokens
+        self.generatedTokens = generatedTokens; self.truncated = truncated
+    }
+}
+
+/// How a document becomes a prompt: `{text}` in the template is the document (`{id}` its id); with
+/// `chat` the result is the user turn of the model's chat template, after `system` if given.
+public struct PromptTemplate: Sendable, Equatable {
+    public var template: String
+    public var system: String?
+    public var chat: Bool
+
+    public init(template: String = "{text}", system: String? = nil, chat: Bool = false) {
+        self.template = template; self.system = system; self.chat = chat
+    }
+
+    /// The template with its placeholders filled.
+    public func fill(text: String, id: String) -> String {
+        template.replacingOccurrences(of: "{id}", with: id).replacingOccurrences(of: "{text}", with: text)
+    }
+}
+
+/// Completes documents through a prompt template; the real one runs the decoder, tests use stubs.
+public protocol TextGenerator: AnyObject {
+    /// One result per document, in order; a failure says why that document has no completion.
+    func complete(_ documents: [Document], prompt: PromptTemplate) -> [Result<Completion, TaskFailure>]
+}
+
+/// Why one document could not be processed (its record says this).
+public struct TaskFailure: Error, Sendable, Equatable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

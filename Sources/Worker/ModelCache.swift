@@ -11,6 +11,7 @@ public final class ModelCache: ModelProvider {
     let budgetBytes: Int
     private var encoders: [String: (encoder: SentenceEncoder, bytes: Int, used: UInt64)] = [:]
     private var adapters: [String: (adapter: LoRAAdapter, bytes: Int, used: UInt64)] = [:]
+    private var decoders: [String: (model: LlamaModel, bytes: Int, used: UInt64)] = [:]
     private var tick: UInt64 = 0
     private let lock = NSLock()
     private let logger = Logger(label: "dojo.worker.models")
@@ -21,7 +22,12 @@ public final class ModelCache: ModelProvider {
     }
 
     /// Names of what is loaded, for hello.
-    public var loadedModels: [String] { lock.withLock { encoders.values.map { $0.encoder.directory.lastPathComponent }.sorted() } }
+    public var loadedModels: [String] {
+        lock.withLock {
+            (encoders.values.map { $0.encoder.directory.lastPathComponent }
+                + decoders.values.map { URL(fileURLWithPath: $0.model.file.path).lastPathComponent }).sorted()
+        }
+    }
     public var loadedAdapters: [String] { lock.withLock { adapters.values.map { $0.adapter.directory.lastPathComponent }.sorted() } }
 
     public func encoder(_ name: String) throws -> SentenceEncoder {
@@ -54,14 +60,37 @@ public final class ModelCache: ModelProvider {
         }
     }
 
+    public func decoder(_ name: String) throws -> LlamaModel {
+        let url = try ModelRegistry.resolve(name)
+        let key = Self.contentKey(url)
+        return try lock.withLock {
+            tick += 1
+            if let hit = decoders[key] { decoders[key]!.used = tick; return hit.model }
+            let started = Date()
+            let model = try LlamaModel(path: url.path)
+            let bytes = Self.size(of: url)
+            decoders[key] = (model, bytes, tick)
+            logger.info("model loaded", metadata: ["model": "\(url.lastPathComponent)", "bytes": "\(bytes)",
+                                                   "ms": "\(Int(Date().timeIntervalSince(started) * 1000))"])
+            evict(keeping: key)
+            return model
+        }
+    }
+
     /// Drops the least recently used entries until the cache fits its budget (never the one just used).
     private func evict(keeping key: String) {
         var total = encoders.values.reduce(0) { $0 + $1.bytes } + adapters.values.reduce(0) { $0 + $1.bytes }
+            + decoders.values.reduce(0) { $0 + $1.bytes }
         while total > budgetBytes {
-            let candidates = encoders.filter { $0.key != key }.map { ($0.key, $0.value.used, $0.value.bytes, true) }
-                + adapters.filter { $0.key != key }.map { ($0.key, $0.value.used, $0.value.bytes, false) }
+            let candidates = encoders.filter { $0.key != key }.map { ($0.key, $0.value.used, $0.value.bytes, 0) }
+                + adapters.filter { $0.key != key }.map { ($0.key, $0.value.used, $0.value.bytes, 1) }
+                + decoders.filter { $0.key != key }.map { ($0.key, $0.value.used, $0.value.bytes, 2) }
             guard let oldest = candidates.min(by: { $0.1 < $1.1 }) else { return }
-            if oldest.3 { encoders[oldest.0] = nil } else { adapters[oldest.0] = nil }
+            switch oldest.3 {
+            case 0: encoders[oldest.0] = nil
+            case 1: adapters[oldest.0] = nil
+            default: decoders[oldest.0] = nil
+            }
             total -= oldest.2
             logger.info("evicted from the model cache", metadata: ["key": "\(oldest.0)", "bytes": "\(oldest.2)"])
         }
