@@ -26,6 +26,7 @@ struct WorkerCommand: ParsableCommand {
         let pool = ThreadPool(threads: threadCount)
         let models = ModelCache(pool: pool, budgetBytes: profile.memoryMB << 20)
         for model in profile.models {
+            if isDecoderModel(model) { _ = try models.decoder(model); continue }
             let encoder = try models.encoder(model)
             for adapter in profile.adapters { _ = try models.adapter(adapter, for: encoder) }
         }
