@@ -32,13 +32,13 @@ public struct DojoLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    public func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?,
-                    source: String, file: String, function: String, line: UInt) {
+    public func log(event: LogEvent) {
         var all = metadata
         if let provided = metadataProvider?.get() { all.merge(provided) { $1 } }
-        if let explicit { all.merge(explicit) { $1 } }
-        var text = Self.line(format: format, timestampMs: Self.nowMs(), level: level, label: label,
-                             message: message.description, metadata: all)
+        if let explicit = event.metadata { all.merge(explicit) { $1 } }
+        if let error = event.error { all["error"] = "\(error)" }
+        var text = Self.line(format: format, timestampMs: Self.nowMs(), level: event.level, label: label,
+                             message: event.message.description, metadata: all)
         text.append("\n")
         text.utf8CString.withUnsafeBufferPointer { buffer in
             // Without the terminating NUL; a short write (pipe full) goes on from where it stopped.
