@@ -43,8 +43,11 @@ let package = Package(
         .target(name: "Worker", dependencies: ["Wire", "DomainTasks", "Models", "Kernels", "Yams",
                                              .product(name: "Logging", package: "swift-log")]),
 
+        // What the terminal shows (progress, dojo top) and how logs are written; tested without processes.
+        .target(name: "Console", dependencies: ["Coordinator", .product(name: "Logging", package: "swift-log")]),
+
         .executableTarget(name: "dojo", dependencies: [
-            "Kernels", "Models", "DomainTasks", "Wire", "Coordinator", "Worker",
+            "Kernels", "Models", "DomainTasks", "Wire", "Coordinator", "Worker", "Console",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -56,6 +59,7 @@ let package = Package(
         .testTarget(name: "DomainTasksTests", dependencies: ["DomainTasks", "TestSupport"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Wire"]),
+        .testTarget(name: "ConsoleTests", dependencies: ["Console", "Coordinator", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

@@ -147,11 +147,11 @@ public final class Broker {
             perform { try scheduler.result(id, result, nowMs: now).1 }
         case .shardFailed(let failure):
             guard knownWorker(id, peer, message) else { return }
-            logger.warning("shard attempt failed", metadata: ["worker": "\(id)", "job": "\(failure.jobId)",
-                                                              "shard": "\(failure.shardId)", "attempt": "\(failure.attemptId)"])
+            scheduler.logger(forWorker: id).warning("shard attempt failed", metadata: [
+                "job": "\(failure.jobId)", "shard": "\(failure.shardId)", "attempt": "\(failure.attemptId)"])
             perform { try scheduler.shardFailed(id, failure, nowMs: now) }
         case .bye(let reason):
-            logger.info("worker left", metadata: ["worker": "\(id)", "reason": "\(reason.prefix(200))"])
+            scheduler.logger(forWorker: id).info("worker left", metadata: ["reason": "\(reason.prefix(200))"])
             perform { try scheduler.bye(id, nowMs: now) }
             workerPeers[id] = nil
 
@@ -186,7 +186,7 @@ public final class Broker {
     /// worker was declared dead) are refused: the worker must say hello again.
     private func knownWorker(_ id: String, _ peer: Data, _ message: Message) -> Bool {
         if scheduler.isKnown(id) { return true }
-        logger.info("message from unknown worker", metadata: ["peer": "\(id)", "kind": "\(message.kind)"])
+        logger.info("message from unknown worker", metadata: ["worker_id": "\(id)", "kind": "\(message.kind)"])
         reply(peer, .unexpectedMessage, "unknown worker: send hello first")
         return false
     }
@@ -221,8 +221,9 @@ public final class Broker {
                                             documentCount: UInt32(lease.cut.documentCount), documents: documents,
                                             firstLine: lease.cut.firstLine)
                 send(.assign(assignment), to: peer)
-                logger.debug("shard assigned", metadata: ["job": "\(lease.jobId)", "shard": "\(lease.shardIndex)",
-                                                          "attempt": "\(lease.attemptId)", "worker": "\(worker)",
+                scheduler.logger(forWorker: worker).debug("shard assigned", metadata: [
+                                                          "job": "\(lease.jobId)", "shard": "\(lease.shardIndex)",
+                                                          "attempt": "\(lease.attemptId)",
                                                           "docs": "\(lease.cut.documentCount)", "bytes": "\(documents.count)"])
             } catch {
                 logger.error("cannot read shard for assignment", metadata: ["job": "\(lease.jobId)", "shard": "\(lease.shardIndex)",

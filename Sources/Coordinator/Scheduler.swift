@@ -66,6 +66,15 @@ public final class Scheduler {
 
     public func isKnown(_ worker: String) -> Bool { workers[worker] != nil }
 
+    /// The logger with the worker named as everywhere else (`worker`: its name, which `dojo workers`
+    /// and its own logs show) and `worker_id`: its routing id on this connection.
+    func logger(forWorker id: String) -> Logger {
+        var l = logger
+        if let name = workers[id]?.info.name { l[metadataKey: "worker"] = "\(name)" }
+        l[metadataKey: "worker_id"] = "\(id)"
+        return l
+    }
+
     // MARK: - Worker events
 
     /// A worker introduced itself. A worker already known under this identity restarted while it
@@ -76,7 +85,7 @@ public final class Scheduler {
         workers[id] = WorkerState(info: info, credits: 0, expiryMs: nowMs + policy.workerExpiryMs,
                                   lastHeardMs: nowMs, nextHeartbeatMs: nowMs + policy.heartbeatIntervalMs, leases: [:])
         try store.upsertWorker(info, nowMs: nowMs)
-        logger.info("worker joined", metadata: ["worker": "\(id)", "name": "\(info.name)", "threads": "\(info.threads)"])
+        logger(forWorker: id).info("worker joined", metadata: ["threads": "\(info.threads)"])
         return []
     }
 
@@ -117,8 +126,8 @@ public final class Scheduler {
             // owner check also refuses a live attempt claimed by the wrong worker.
             try store.bump("results_dropped")
             let reason = "attempt \(result.attemptId) is not a lease of this worker"
-            logger.info("result dropped", metadata: ["job": "\(result.jobId)", "shard": "\(result.shardId)",
-                                                     "attempt": "\(result.attemptId)", "worker": "\(id)",
+            logger(forWorker: id).info("result dropped", metadata: ["job": "\(result.jobId)", "shard": "\(result.shardId)",
+                                                                    "attempt": "\(result.attemptId)",
                                                      "bytes": "\(result.frame.count)", "reason": "\(reason)"])
             return (.dropped(reason: reason), try dispatch(nowMs: nowMs))
         }
@@ -169,7 +178,7 @@ public final class Scheduler {
     public func tick(nowMs: UInt64) throws -> [SchedulerAction] {
         var actions: [SchedulerAction] = []
         for id in workers.keys.sorted() where nowMs >= workers[id]!.expiryMs {
-            logger.warning("worker expired", metadata: ["worker": "\(id)", "leases": "\(workers[id]!.leases.count)"])
+            logger(forWorker: id).warning("worker expired", metadata: ["leases": "\(workers[id]!.leases.count)"])
             try drop(id, as: .expired, reason: "worker went silent", nowMs: nowMs)
         }
         for id in workers.keys.sorted() {

@@ -11,7 +11,7 @@ struct BenchCommand: ParsableCommand {
         subcommands: [EncoderBench.self, DecoderBench.self, GemmBench.self, ClusterBench.self])
 }
 
-struct EncoderBench: ParsableCommand {
+struct EncoderBench: ParsableCommand, LoggingCommand {
     static let configuration = CommandConfiguration(
         commandName: "encoder",
         abstract: "Encoder sentences/s, tokens/s, median batch latency and peak RSS.")
@@ -25,6 +25,8 @@ struct EncoderBench: ParsableCommand {
     @Option(help: "Threads (default: all cores).") var threads: Int?
     @Option(help: "PEFT LoRA adapter directory.") var adapter: String?
     @Flag(help: "One JSON object instead of text.") var json = false
+
+    @OptionGroup var logging: LoggingOptions
 
     func run() throws {
         let encoder = try loadEncoder(model)
@@ -88,12 +90,14 @@ struct EncoderBench: ParsableCommand {
     }
 }
 
-struct GemmBench: ParsableCommand {
+struct GemmBench: ParsableCommand, LoggingCommand {
     static let configuration = CommandConfiguration(
         commandName: "gemm",
         abstract: "GFLOP/s of the f32 GEMM on the encoder's shapes.")
 
     @Option(help: "Threads (default: all cores).") var threads: Int?
+
+    @OptionGroup var logging: LoggingOptions
 
     func run() throws {
         let threadCount = threads ?? ThreadPool.defaultThreadCount

@@ -4,7 +4,7 @@ import DomainTasks
 import Foundation
 import Wire
 
-struct ClusterBench: ParsableCommand {
+struct ClusterBench: ParsableCommand, LoggingCommand {
     static let configuration = CommandConfiguration(
         commandName: "cluster",
         abstract: "Docs/s through a real coordinator: an embed job on 1 and 2 workers, and a no-op job.")
@@ -13,6 +13,8 @@ struct ClusterBench: ParsableCommand {
     @Option(help: "Documents in the no-op job.") var noopDocs = 500_000
     @Option(help: "Workers for the no-op job.") var noopWorkers = 2
     @Option(help: "Sentences file for the embed job.") var input: String?
+
+    @OptionGroup var logging: LoggingOptions
 
     func run() throws {
         let work = URL(fileURLWithPath: "/tmp/dojo-bench-\(getpid())")

@@ -4,7 +4,7 @@ import Foundation
 import Logging
 import Wire
 
-struct CoordinatorCommand: ParsableCommand {
+struct CoordinatorCommand: ParsableCommand, LoggingCommand {
     static let configuration = CommandConfiguration(
         commandName: "coordinator",
         abstract: "Run the coordinator: take jobs, shard them to workers, write their outputs exactly once.")
@@ -25,6 +25,8 @@ struct CoordinatorCommand: ParsableCommand {
             throw ValidationError("\(listen) is reachable from other machines; use CURVE (--curve-secret, --authorized-keys) or pass --insecure")
         }
     }
+
+    @OptionGroup var logging: LoggingOptions
 
     func run() throws {
         let logger = Logger(label: "dojo.coordinator")

@@ -4,7 +4,7 @@ import Kernels
 import Models
 
 /// Decoder throughput, shaped like llama-bench (pp, tg) and llama-batched-bench (aggregate at -npl).
-struct DecoderBench: ParsableCommand {
+struct DecoderBench: ParsableCommand, LoggingCommand {
     static let configuration = CommandConfiguration(
         commandName: "decoder",
         abstract: "Decoder prompt tokens/s, generated tokens/s and aggregate tokens/s at each parallelism, peak RSS.")
@@ -15,6 +15,8 @@ struct DecoderBench: ParsableCommand {
     @Option(help: "Parallel sequences to measure, comma-separated.") var parallel = "1,4,16"
     @Option(help: "Threads (default: all cores).") var threads: Int?
     @Flag(help: "One JSON object per line instead of text.") var json = false
+
+    @OptionGroup var logging: LoggingOptions
 
     func run() throws {
         let loadStart = Date()

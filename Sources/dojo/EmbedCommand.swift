@@ -4,7 +4,7 @@ import Foundation
 import Kernels
 import Models
 
-struct EmbedCommand: ParsableCommand {
+struct EmbedCommand: ParsableCommand, LoggingCommand {
     static let configuration = CommandConfiguration(
         commandName: "embed",
         abstract: "Embed JSONL documents ({\"id\", \"text\"}) with an encoder, optionally with a LoRA adapter.")
@@ -25,6 +25,8 @@ struct EmbedCommand: ParsableCommand {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if format == .npy && output == nil { throw ValidationError("--format npy needs --output FILE.npy") }
     }
+
+    @OptionGroup var logging: LoggingOptions
 
     func run() throws {
         let encoder = try loadEncoder(model)

@@ -3,7 +3,7 @@ import DomainTasks
 import Foundation
 import Kernels
 
-struct EvalCommand: ParsableCommand {
+struct EvalCommand: ParsableCommand, LoggingCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
         abstract: "Measure the classifier a job spec configures on labelled JSONL ({\"id\", \"text\", \"label\", \"labels\"?}).")
@@ -19,6 +19,8 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Which classifier of a clinical-notes spec: specialty or section.") var classifier: String = "specialty"
 
     enum Part: String, ExpressibleByArgument { case all, tune, test }
+
+    @OptionGroup var logging: LoggingOptions
 
     func run() throws {
         var job = try JobSpec.load(URL(fileURLWithPath: spec))

@@ -3,7 +3,7 @@ import Foundation
 import Kernels
 import Models
 
-struct FinetuneCommand: ParsableCommand {
+struct FinetuneCommand: ParsableCommand, LoggingCommand {
     static let configuration = CommandConfiguration(
         commandName: "finetune",
         abstract: "Train a LoRA classification adapter (PEFT format) on an encoder from labelled JSONL.",
@@ -49,6 +49,8 @@ struct FinetuneCommand: ParsableCommand {
         guard maxLength >= 2 else { throw ValidationError("--max-length must be at least 2") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
+
+    @OptionGroup var logging: LoggingOptions
 
     func run() throws {
         let outputURL = URL(fileURLWithPath: output)

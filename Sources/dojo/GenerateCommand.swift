@@ -4,7 +4,7 @@ import Foundation
 import Kernels
 import Models
 
-struct GenerateCommand: ParsableCommand {
+struct GenerateCommand: ParsableCommand, LoggingCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
         abstract: "Generate text for JSONL prompts ({\"id\", \"prompt\"}, or {\"id\", \"messages\"} with --chat) with a GGUF decoder.",
@@ -46,6 +46,8 @@ struct GenerateCommand: ParsableCommand {
         guard minP >= 0 && minP < 1 else { throw ValidationError("--min-p must be in [0, 1)") }
         guard repeatPenalty > 0 else { throw ValidationError("--repeat-penalty must be positive") }
     }
+
+    @OptionGroup var logging: LoggingOptions
 
     func run() throws {
         let llama = try loadDecoder(model)

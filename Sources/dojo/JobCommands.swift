@@ -1,13 +1,16 @@
 import ArgumentParser
+import Console
 import Coordinator
 import Foundation
 
-struct StatusCommand: ParsableCommand {
+struct StatusCommand: ParsableCommand, LoggingCommand {
     static let configuration = CommandConfiguration(commandName: "status", abstract: "Show jobs and their progress.")
 
     @Argument(help: "A job id (default: every job).") var job: String?
     @Flag(help: "JSON, as the coordinator reports it.") var json = false
     @OptionGroup var connection: CoordinatorConnection
+
+    @OptionGroup var logging: LoggingOptions
 
     func run() throws {
         let (client, _, _) = try connection.client()
@@ -19,12 +22,16 @@ struct StatusCommand: ParsableCommand {
             return
         }
         if let job, jobs.isEmpty { throw CLIError("job \(job) is unknown to the coordinator") }
-        let view = JobProgressView()
-        for j in jobs { print(view.line(j)) }
+        if jobs.isEmpty { print("no jobs"); return }
+        // One look has no rate of its own: running jobs show the coordinator's, else their average so far.
+        let nowMs = UInt64(Date().timeIntervalSince1970 * 1000)
+        let size = terminalSize(1)
+        let view = TopView(terminal: isatty(1) == 1, width: size?.columns)
+        for line in view.jobTable(jobs.map { JobRow($0, observedRate: nil, nowMs: nowMs) }) { print(line) }
     }
 }
 
-struct ResultsCommand: ParsableCommand {
+struct ResultsCommand: ParsableCommand, LoggingCommand {
     static let configuration = CommandConfiguration(
         commandName: "results",
         abstract: "A job's output in input order, decompressed (or the LZ4 frames with --raw).")
@@ -33,6 +40,8 @@ struct ResultsCommand: ParsableCommand {
     @Option(name: [.short, .customLong("output")], help: "Output file (default: stdout).") var output: String?
     @Flag(help: "The stored LZ4 frames, concatenated (lz4 -dc reads them).") var raw = false
     @OptionGroup var connection: CoordinatorConnection
+
+    @OptionGroup var logging: LoggingOptions
 
     func run() throws {
         let (client, _, _) = try connection.client()
@@ -48,11 +57,13 @@ struct ResultsCommand: ParsableCommand {
     }
 }
 
-struct CancelCommand: ParsableCommand {
+struct CancelCommand: ParsableCommand, LoggingCommand {
     static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Cancel a job.")
 
     @Argument(help: "Job id.") var job: String
     @OptionGroup var connection: CoordinatorConnection
+
+    @OptionGroup var logging: LoggingOptions
 
     func run() throws {
         let (client, _, _) = try connection.client()
@@ -61,11 +72,13 @@ struct CancelCommand: ParsableCommand {
     }
 }
 
-struct WorkersCommand: ParsableCommand {
+struct WorkersCommand: ParsableCommand, LoggingCommand {
     static let configuration = CommandConfiguration(commandName: "workers", abstract: "Workers connected to the coordinator.")
 
     @Flag(help: "JSON, as the coordinator reports it.") var json = false
     @OptionGroup var connection: CoordinatorConnection
+
+    @OptionGroup var logging: LoggingOptions
 
     func run() throws {
         let (client, _, _) = try connection.client()

@@ -3,7 +3,7 @@ import Foundation
 import Kernels
 import Models
 
-struct PerplexityCommand: ParsableCommand {
+struct PerplexityCommand: ParsableCommand, LoggingCommand {
     static let configuration = CommandConfiguration(
         commandName: "perplexity",
         abstract: "Perplexity of a text file, computed as llama.cpp's llama-perplexity computes it.",
@@ -22,6 +22,8 @@ struct PerplexityCommand: ParsableCommand {
         guard context >= 4 else { throw ValidationError("--context must be at least 4") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
+
+    @OptionGroup var logging: LoggingOptions
 
     func run() throws {
         let llama = try loadDecoder(model)

@@ -3,7 +3,7 @@ import DomainTasks
 import Foundation
 import Kernels
 
-struct RunCommand: ParsableCommand {
+struct RunCommand: ParsableCommand, LoggingCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run a job spec in this process, no coordinator (for small jobs).")
@@ -12,6 +12,8 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Input JSONL (default: stdin).") var input: String?
     @Option(name: [.short, .customLong("output")], help: "Output JSONL (default: stdout).") var output: String?
     @Option(help: "Threads (default: all cores).") var threads: Int?
+
+    @OptionGroup var logging: LoggingOptions
 
     func run() throws {
         let job = try JobSpec.load(URL(fileURLWithPath: spec))

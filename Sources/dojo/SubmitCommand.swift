@@ -1,10 +1,11 @@
 import ArgumentParser
+import Console
 import Coordinator
 import DomainTasks
 import Foundation
 import Wire
 
-struct SubmitCommand: ParsableCommand {
+struct SubmitCommand: ParsableCommand, LoggingCommand {
     static let configuration = CommandConfiguration(
         commandName: "submit",
         abstract: "Validate a job spec, stream its input to the coordinator, print the job id.")
@@ -14,6 +15,8 @@ struct SubmitCommand: ParsableCommand {
     @Option(help: "Job name (default: the spec's, else the spec file's name).") var name: String?
     @Flag(help: "Follow the job until it finishes, with progress.") var wait = false
     @OptionGroup var connection: CoordinatorConnection
+
+    @OptionGroup var logging: LoggingOptions
 
     func run() throws {
         // Validate first: a bad spec queues nothing.
@@ -40,18 +43,23 @@ struct SubmitCommand: ParsableCommand {
     }
 }
 
-/// Shows a job's progress until it finishes; exit status 1 when it failed or was cancelled.
+/// Shows a job's progress on stderr until it finishes: one line redrawn in place on a terminal, a
+/// plain line every five seconds otherwise. Exit status 1 when it failed or was cancelled.
 func follow(_ client: CoordinatorClient, jobId: String) throws {
-    let view = JobProgressView(terminal: isatty(2) == 1)
+    let terminal = isatty(2) == 1
+    var tracker = RateTracker()
     var lastPlain = Date.distantPast
     while true {
         guard let job = try client.status(jobId: jobId).first else { throw CLIError("job \(jobId) is unknown to the coordinator") }
-        let line = view.line(job)
-        let finished = JobProgressView.isFinished(job.state)
-        if view.terminal {
+        let row = JobRow(job, observedRate: tracker.observe(jobId, docs: job.documentsDone, at: ProcessInfo.processInfo.systemUptime),
+                         nowMs: UInt64(Date().timeIntervalSince1970 * 1000))
+        let finished = JobRow.isFinished(job.state)
+        if terminal {
+            let width = terminalSize(2)?.columns
+            let line = row.line(barWidth: 24, width: width.map { $0 - 1 })
             FileHandle.standardError.write("\r\u{1B}[K\(line)\(finished ? "\n" : "")".data(using: .utf8)!)
         } else if finished || Date().timeIntervalSince(lastPlain) >= 5 {
-            FileHandle.standardError.write("\(line)\n".data(using: .utf8)!)
+            FileHandle.standardError.write("\(row.line())\n".data(using: .utf8)!)
             lastPlain = Date()
         }
         if finished {

@@ -3,7 +3,7 @@ import DomainTasks
 import Foundation
 import Models
 
-struct TokenizeCommand: ParsableCommand {
+struct TokenizeCommand: ParsableCommand, LoggingCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokenize",
         abstract: "Token ids of JSONL documents ({\"id\", \"text\"}) as the model sees them.")
@@ -12,6 +12,8 @@ struct TokenizeCommand: ParsableCommand {
     @Option(help: "Input JSONL (default: stdin).") var input: String?
     @Option(help: "Output file (default: stdout).") var output: String?
     @Flag(help: "Also print the token strings.") var tokens = false
+
+    @OptionGroup var logging: LoggingOptions
 
     func run() throws {
         if isDecoderModel(model) { return try runGGUF() }

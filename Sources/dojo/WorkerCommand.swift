@@ -7,7 +7,7 @@ import Models
 import Wire
 import Worker
 
-struct WorkerCommand: ParsableCommand {
+struct WorkerCommand: ParsableCommand, LoggingCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
         abstract: "Run a worker: pull shards from a coordinator and run their tasks.")
@@ -18,6 +18,8 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Name shown by dojo workers.") var name: String?
     @Option(help: "This worker's CURVE secret key file.") var curveSecret: String?
     @Option(help: "The coordinator's CURVE public key file.") var serverKey: String?
+
+    @OptionGroup var logging: LoggingOptions
 
     func run() throws {
         let logger = Logger(label: "dojo.worker")
@@ -39,7 +41,7 @@ struct WorkerCommand: ParsableCommand {
         let options = WorkerOptions(endpoint: connect, name: workerName, threads: threadCount,
                                     credits: profile.credits, curve: curve)
         let node = try WorkerNode(options: options, runner: ShardRunner(models: models), models: models)
-        logger.info("worker starting", metadata: ["name": "\(workerName)", "threads": "\(threadCount)", "endpoint": "\(connect)"])
+        logger.info("worker starting", metadata: ["worker": "\(workerName)", "threads": "\(threadCount)", "endpoint": "\(connect)"])
         let stop = StopSignal()
         try node.run(shouldStop: { stop.isSet })
     }
