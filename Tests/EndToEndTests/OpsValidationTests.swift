@@ -1,0 +1,124 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// The deployment files under ops/: `ops/validate` accepts them (systemd-analyze, promtool, YAML,
+/// JSON, bash -n, dojo's own flags), fails by name on a broken one, and every series the alert
+/// rules, the dashboard and the autoscaler read is one Dojo exports.
+final class OpsValidationTests: XCTestCase {
+    let root = TestPaths.packageRoot
+    var ops: URL { root.appendingPathComponent("ops") }
+
+    func validate(in directory: URL) throws -> ProcessRunner.Output {
+        try ProcessRunner.run(directory.appendingPathComponent("ops/validate"), [],
+                              environment: ["DOJO_BIN": TestPaths.dojoBinary.path], timeout: 300)
+    }
+
+    func testValidateAcceptsTheDeploymentFiles() throws {
+        let result = try validate(in: root)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stderr.contains("systemd: dojo-coordinator.service verified"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("systemd: dojo-worker@validate.service verified"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("prometheus: configs, rules and rule tests pass"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("all ops checks passed"), result.stderr)
+    }
+
+    /// A copy of ops/ with one file changed: validate must fail and say which file and why.
+    func validateBroken(_ file: String, replacing old: String, with new: String) throws -> ProcessRunner.Output {
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("dojo-ops-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: copy) }
+        try FileManager.default.createDirectory(at: copy, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: ops, to: copy.appendingPathComponent("ops"))
+        let path = copy.appendingPathComponent("ops").appendingPathComponent(file)
+        let text = try String(contentsOf: path, encoding: .utf8)
+        XCTAssertTrue(text.contains(old), "\(file) no longer contains \(old)")
+        try text.replacingOccurrences(of: old, with: new).write(to: path, atomically: true, encoding: .utf8)
+        return try validate(in: copy)
+    }
+
+    func testValidateFailsOnAnUnknownSystemdKeyThatVerifyOnlyWarnsAbout() throws {
+        let result = try validateBroken("systemd/dojo-coordinator.service", replacing: "PrivateTmp=yes", with: "PrivateTemp=yes")
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.stderr.contains("dojo-coordinator.service"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("Unknown key 'PrivateTemp'"), result.stderr)
+    }
+
+    func testValidateFailsWhenAManifestPassesAFlagDojoDoesNotTake() throws {
+        let result = try validateBroken("k8s/workers.yaml", replacing: "--server-key=", with: "--server-pub=")
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.stderr.contains("ops/k8s/workers.yaml document 3: dojo worker has no --server-pub option"), result.stderr)
+    }
+
+    func testValidateFailsWhenAnAlertNoLongerFiresAsItsRuleTestExpects() throws {
+        let result = try validateBroken("prometheus/dojo-alerts.yml", replacing: "> 0.05", with: "> 0.5")
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.stderr.contains("promtool test rules"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("DojoDocumentErrorRateHigh"), result.stderr)
+    }
+
+    // MARK: - Metric names
+
+    /// ops/prometheus/metric-names.txt: `name type` per line; `#` starts a comment.
+    func exportedMetrics() throws -> [String: String] {
+        let text = try String(contentsOf: ops.appendingPathComponent("prometheus/metric-names.txt"), encoding: .utf8)
+        var types: [String: String] = [:]
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            let fields = line.split(separator: " ").map(String.init)
+            XCTAssertEqual(fields.count, 2, "metric-names.txt: \(line)")
+            types[fields[0]] = fields[1]
+        }
+        return types
+    }
+
+    /// Every `dojo_…` identifier in a file: metric names, and the `dojo_job` label.
+    func identifiers(in file: String) throws -> Set<String> {
+        let text = try String(contentsOf: ops.appendingPathComponent(file), encoding: .utf8)
+        let regex = try NSRegularExpression(pattern: "\\bdojo_[a-z0-9_]*[a-z0-9]")
+        let range = NSRange(text.startIndex..., in: text)
+        return Set(regex.matches(in: text, range: range).map { String(text[Range($0.range, in: text)!]) })
+    }
+
+    func testMetricNamesAreTheSharedList() throws {
+        let metrics = try exportedMetrics()
+        XCTAssertEqual(metrics.count, 20)
+        XCTAssertEqual(metrics["dojo_queued_documents"], "gauge")
+        XCTAssertEqual(metrics["dojo_shard_duration_seconds"], "histogram")
+        XCTAssertEqual(metrics["dojo_worker_shard_duration_seconds"], "histogram")
+        XCTAssertEqual(Set(metrics.values), ["gauge", "counter", "histogram"])
+        for (name, type) in metrics where type == "counter" { XCTAssertTrue(name.hasSuffix("_total"), name) }
+    }
+
+    func testRulesDashboardAndAutoscalerUseOnlyExportedSeries() throws {
+        let metrics = try exportedMetrics()
+        // Histograms are read through their _bucket / _sum / _count series; `dojo_job` is the
+        // label prometheus.yml renames the coordinator's `job` label to.
+        var allowed: Set<String> = ["dojo_job"]
+        for (name, type) in metrics {
+            allowed.insert(name)
+            if type == "histogram" { allowed.formUnion(["_bucket", "_sum", "_count"].map { name + $0 }) }
+        }
+        let files = ["prometheus/dojo-alerts.yml", "prometheus/dojo-alerts.test.yml", "grafana/dojo-dashboard.json",
+                     "k8s/hpa.yaml", "k8s/prometheus-adapter.yaml"]
+        var used: Set<String> = []
+        for file in files {
+            let names = try identifiers(in: file)
+            XCTAssertEqual(names.subtracting(allowed).sorted(), [], "\(file) uses series Dojo does not export")
+            used.formUnion(names)
+        }
+        // What each file is for: the autoscaler reads the queue depth, the dashboard the latency
+        // histogram and the heartbeats, the alerts the worker count and lease expiries.
+        XCTAssertTrue(try identifiers(in: "k8s/hpa.yaml").contains("dojo_queued_documents"))
+        XCTAssertTrue(try identifiers(in: "k8s/prometheus-adapter.yaml").contains("dojo_queued_documents"))
+        let dashboard = try identifiers(in: "grafana/dojo-dashboard.json")
+        for name in ["dojo_shard_duration_seconds_bucket", "dojo_worker_heartbeat_age_seconds", "dojo_queued_documents",
+                     "dojo_documents_processed_total", "dojo_document_errors_total", "dojo_jobs"] {
+            XCTAssertTrue(dashboard.contains(name), "the dashboard has no \(name) panel")
+        }
+        let alerts = try identifiers(in: "prometheus/dojo-alerts.yml")
+        for name in ["dojo_workers_connected", "dojo_jobs", "dojo_documents_processed_total", "dojo_document_errors_total",
+                     "dojo_worker_heartbeat_age_seconds", "dojo_lease_expiries_total"] {
+            XCTAssertTrue(alerts.contains(name), "no alert reads \(name)")
+        }
+        XCTAssertFalse(used.isEmpty)
+    }
+}
