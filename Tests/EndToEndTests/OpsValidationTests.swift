@@ -56,6 +56,52 @@ final class OpsValidationTests: XCTestCase {
         XCTAssertTrue(result.stderr.contains("DojoDocumentErrorRateHigh"), result.stderr)
     }
 
+    // MARK: - Slurm
+
+    /// The batch script as Slurm runs it, with a stand-in `srun` that runs the step in place: the
+    /// worker joins a real coordinator under the array task's name with SLURM_CPUS_PER_TASK
+    /// threads, and the SIGTERM that `#SBATCH --signal` sends the batch shell reaches the worker,
+    /// which stops gracefully (handing its shards back) and the script exits 0.
+    func testSlurmScriptStartsAWorkerAndDrainsItOnSIGTERM() throws {
+        let bin = FileManager.default.temporaryDirectory.appendingPathComponent("dojo-srun-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: bin) }
+        try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
+        let srun = bin.appendingPathComponent("srun")
+        try "#!/bin/sh\n# srun stand-in: drop srun's own --options, run the step in place.\nwhile [ $# -gt 0 ]; do case \"$1\" in --*) shift;; *) break;; esac; done\nexec \"$@\"\n"
+            .write(to: srun, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: srun.path)
+
+        let port = Int.random(in: 20_000..<60_000)
+        let env = ProcessInfo.processInfo.environment
+        let cluster = ClusterHarness("slurm", environment: [
+            "PATH": bin.path + ":" + (env["PATH"] ?? "/usr/bin:/bin"),
+            "DOJO_COORDINATOR": "127.0.0.1:\(port)", "DOJO_BIN": TestPaths.dojoBinary.path, "DOJO_INSECURE": "1",
+            "SLURM_CPUS_PER_TASK": "1", "SLURM_ARRAY_JOB_ID": "77", "SLURM_ARRAY_TASK_ID": "3",
+        ])
+        defer { cluster.stopAll() }
+        cluster.endpoint = "tcp://127.0.0.1:\(port)"
+        try cluster.startCoordinator()
+        let script = ops.appendingPathComponent("slurm/dojo-workers.sbatch")
+        let batch = try cluster.launch([script.path], log: "slurm", executable: URL(fileURLWithPath: "/bin/bash"))
+        defer { if batch.isRunning { kill(batch.processIdentifier, SIGKILL) } }
+
+        func slurmWorker() throws -> [String: Any]? {
+            let out = try cluster.dojo(["workers", "--json"])
+            let list = (try? JSONSerialization.jsonObject(with: out.stdout)) as? [[String: Any]] ?? []
+            return list.first { ($0["name"] as? String ?? "").hasPrefix("slurm-77-3-") }
+        }
+        try cluster.waitUntil(timeout: 60) { try slurmWorker()?["connected"] as? Bool == true }
+        XCTAssertEqual(try slurmWorker()?["threads"] as? Int, 1)
+
+        kill(batch.processIdentifier, SIGTERM)
+        try cluster.waitUntil(timeout: 60) { !batch.isRunning }
+        XCTAssertEqual(batch.terminationStatus, 0, cluster.log("slurm"))
+        XCTAssertTrue(cluster.log("slurm").contains("dojo-workers: SIGTERM, draining slurm-77-3-"), cluster.log("slurm"))
+        // The worker took its graceful stop path (the one that hands shards back), not a kill.
+        XCTAssertTrue(cluster.log("slurm").contains("worker stopped"), cluster.log("slurm"))
+        try cluster.waitUntil(timeout: 30) { try slurmWorker()?["connected"] as? Bool == false }
+    }
+
     // MARK: - Metric names
 
     /// ops/prometheus/metric-names.txt: `name type` per line; `#` starts a comment.
