@@ -20,6 +20,7 @@ final class OpsValidationTests: XCTestCase {
         XCTAssertTrue(result.stderr.contains("systemd: dojo-coordinator.service verified"), result.stderr)
         XCTAssertTrue(result.stderr.contains("systemd: dojo-worker@validate.service verified"), result.stderr)
         XCTAssertTrue(result.stderr.contains("prometheus: configs, rules and rule tests pass"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("kubernetes: manifests match the API schemas of 1.29 and 1.37"), result.stderr)
         XCTAssertTrue(result.stderr.contains("all ops checks passed"), result.stderr)
     }
 
@@ -41,6 +42,13 @@ final class OpsValidationTests: XCTestCase {
         XCTAssertNotEqual(result.status, 0)
         XCTAssertTrue(result.stderr.contains("dojo-coordinator.service"), result.stderr)
         XCTAssertTrue(result.stderr.contains("Unknown key 'PrivateTemp'"), result.stderr)
+    }
+
+    func testValidateFailsOnAManifestFieldTheKubernetesAPIDoesNotHave() throws {
+        let result = try validateBroken("k8s/coordinator.yaml", replacing: "podManagementPolicy:", with: "podManagmentPolicy:")
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.stderr.contains("statefulset/dojo-coordinator"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("'podManagmentPolicy' was unexpected"), result.stderr)
     }
 
     func testValidateFailsWhenAManifestPassesAFlagDojoDoesNotTake() throws {
