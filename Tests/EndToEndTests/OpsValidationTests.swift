@@ -19,7 +19,7 @@ final class OpsValidationTests: XCTestCase {
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertTrue(result.stderr.contains("systemd: dojo-coordinator.service verified"), result.stderr)
         XCTAssertTrue(result.stderr.contains("systemd: dojo-worker@validate.service verified"), result.stderr)
-        XCTAssertTrue(result.stderr.contains("prometheus: configs, rules and rule tests pass"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("prometheus: configs, rules, rule tests, dashboard and adapter queries pass"), result.stderr)
         XCTAssertTrue(result.stderr.contains("kubernetes: manifests match the API schemas of 1.29 and 1.37"), result.stderr)
         XCTAssertTrue(result.stderr.contains("all ops checks passed"), result.stderr)
     }
