@@ -110,6 +110,52 @@ final class OpsValidationTests: XCTestCase {
         try cluster.waitUntil(timeout: 30) { try slurmWorker()?["connected"] as? Bool == false }
     }
 
+    // MARK: - The units' sandbox
+
+    /// The coordinator and a worker run an embed job (the model mapped from disk, results over
+    /// TCP) inside the system-call filter, address-family list and write-xor-execute rule of their
+    /// systemd units (ops/systemd/sandbox-run installs them with libseccomp), and stop cleanly on
+    /// SIGTERM. A unit that forbids something dojo needs fails here, not on a user's machine.
+    func testCoordinatorAndWorkerRunAJobInsideTheirUnitsSyscallFilters() throws {
+        let sandbox = ops.appendingPathComponent("systemd/sandbox-run")
+        let dojo = TestPaths.dojoBinary.path
+        let cluster = ClusterHarness("sandbox")
+        defer { cluster.stopAll() }
+        let port = Int.random(in: 20_000..<60_000)
+        cluster.endpoint = "tcp://127.0.0.1:\(port)"
+        let coordinator = try cluster.launch([ops.appendingPathComponent("systemd/dojo-coordinator.service").path, "--",
+                                              dojo, "coordinator", "--listen", cluster.endpoint,
+                                              "--data", cluster.dataDirectory.path, "--heartbeat-ms", "200"],
+                                             log: "coordinator", executable: sandbox)
+        defer { if coordinator.isRunning { kill(coordinator.processIdentifier, SIGKILL) } }
+        let worker = try cluster.launch([ops.appendingPathComponent("systemd/dojo-worker@.service").path, "--",
+                                         dojo, "worker", "--connect", cluster.endpoint, "--threads", "2", "--name", "sandboxed",
+                                         "--profile", root.appendingPathComponent("workers/default.yaml").path],
+                                        log: "worker", executable: sandbox)
+        defer { if worker.isRunning { kill(worker.processIdentifier, SIGKILL) } }
+
+        let spec = cluster.directory.appendingPathComponent("spec.yaml")
+        try "task: embed\nmodel: minilm\nshard_size: 8\n".write(to: spec, atomically: true, encoding: .utf8)
+        let input = cluster.directory.appendingPathComponent("input.jsonl")
+        try (0..<40).map { #"{"id":"d\#($0)","text":"Either party may terminate this Agreement on notice \#($0)."}"# }
+            .joined(separator: "\n").appending("\n").write(to: input, atomically: true, encoding: .utf8)
+        let submitted = try cluster.dojo(["submit", spec.path, "--input", input.path, "--wait"], timeout: 300)
+        XCTAssertEqual(submitted.status, 0, submitted.stderr + cluster.log("coordinator") + cluster.log("worker"))
+        let job = submitted.lines.last ?? ""
+        let results = try cluster.dojo(["results", job])
+        XCTAssertEqual(results.status, 0, results.stderr)
+        let records = results.lines.map { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] ?? [:] }
+        XCTAssertEqual(records.compactMap { $0["id"] as? String }, (0..<40).map { "d\($0)" })
+        XCTAssertEqual(Set(records.map { ($0["embedding"] as? [Double])?.count ?? 0 }), [384])
+
+        kill(worker.processIdentifier, SIGTERM)
+        try cluster.waitUntil(timeout: 60) { !worker.isRunning }
+        XCTAssertEqual(worker.terminationStatus, 0, cluster.log("worker"))
+        kill(coordinator.processIdentifier, SIGTERM)
+        try cluster.waitUntil(timeout: 60) { !coordinator.isRunning }
+        XCTAssertEqual(coordinator.terminationStatus, 0, cluster.log("coordinator"))
+    }
+
     // MARK: - Metric names
 
     /// ops/prometheus/metric-names.txt: `name type` per line; `#` starts a comment.
