@@ -113,9 +113,9 @@ final class OpsValidationTests: XCTestCase {
     // MARK: - The units' sandbox
 
     /// The coordinator and a worker run an embed job (the model mapped from disk, results over
-    /// TCP) inside the system-call filter, address-family list and write-xor-execute rule of their
-    /// systemd units (ops/systemd/sandbox-run installs them with libseccomp), and stop cleanly on
-    /// SIGTERM. A unit that forbids something dojo needs fails here, not on a user's machine.
+    /// TCP, and /metrics over HTTP once the binary has --http) inside the system-call filter,
+    /// address-family list and write-xor-execute rule of their systemd units
+    /// (ops/systemd/sandbox-run installs them with libseccomp), and stop cleanly on SIGTERM. A unit that forbids something dojo needs fails here, not on a user's machine.
     func testCoordinatorAndWorkerRunAJobInsideTheirUnitsSyscallFilters() throws {
         let sandbox = ops.appendingPathComponent("systemd/sandbox-run")
         let dojo = TestPaths.dojoBinary.path
@@ -123,14 +123,18 @@ final class OpsValidationTests: XCTestCase {
         defer { cluster.stopAll() }
         let port = Int.random(in: 20_000..<60_000)
         cluster.endpoint = "tcp://127.0.0.1:\(port)"
+        // The HTTP endpoints (issue 7, section 1) run inside the filters too, once the binary has them.
+        let http = try ProcessRunner.dojo(["coordinator", "--help"]).stdoutText.contains("--http")
+        let coordinatorHTTP = http ? ["--http", "127.0.0.1:\(port + 1)"] : []
+        let workerHTTP = http ? ["--http", "127.0.0.1:\(port + 2)"] : []
         let coordinator = try cluster.launch([ops.appendingPathComponent("systemd/dojo-coordinator.service").path, "--",
                                               dojo, "coordinator", "--listen", cluster.endpoint,
-                                              "--data", cluster.dataDirectory.path, "--heartbeat-ms", "200"],
+                                              "--data", cluster.dataDirectory.path, "--heartbeat-ms", "200"] + coordinatorHTTP,
                                              log: "coordinator", executable: sandbox)
         defer { if coordinator.isRunning { kill(coordinator.processIdentifier, SIGKILL) } }
         let worker = try cluster.launch([ops.appendingPathComponent("systemd/dojo-worker@.service").path, "--",
                                          dojo, "worker", "--connect", cluster.endpoint, "--threads", "2", "--name", "sandboxed",
-                                         "--profile", root.appendingPathComponent("workers/default.yaml").path],
+                                         "--profile", root.appendingPathComponent("workers/default.yaml").path] + workerHTTP,
                                         log: "worker", executable: sandbox)
         defer { if worker.isRunning { kill(worker.processIdentifier, SIGKILL) } }
 
@@ -147,6 +151,18 @@ final class OpsValidationTests: XCTestCase {
         let records = results.lines.map { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] ?? [:] }
         XCTAssertEqual(records.compactMap { $0["id"] as? String }, (0..<40).map { "d\($0)" })
         XCTAssertEqual(Set(records.map { ($0["embedding"] as? [Double])?.count ?? 0 }), [384])
+        if http {
+            // The series the HPA and the alerts read, served from inside the sandbox.
+            let get = "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())"
+            let coordinatorMetrics = try ProcessRunner.run(URL(fileURLWithPath: "/usr/bin/env"),
+                                                           ["python3", "-c", get, "http://127.0.0.1:\(port + 1)/metrics"])
+            XCTAssertEqual(coordinatorMetrics.status, 0, coordinatorMetrics.stderr + cluster.log("coordinator"))
+            XCTAssertTrue(coordinatorMetrics.stdoutText.contains("dojo_queued_documents"), coordinatorMetrics.stdoutText)
+            let workerMetrics = try ProcessRunner.run(URL(fileURLWithPath: "/usr/bin/env"),
+                                                      ["python3", "-c", get, "http://127.0.0.1:\(port + 2)/metrics"])
+            XCTAssertEqual(workerMetrics.status, 0, workerMetrics.stderr + cluster.log("worker"))
+            XCTAssertTrue(workerMetrics.stdoutText.contains("dojo_worker_busy"), workerMetrics.stdoutText)
+        }
 
         kill(worker.processIdentifier, SIGTERM)
         try cluster.waitUntil(timeout: 60) { !worker.isRunning }
