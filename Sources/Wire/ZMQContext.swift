@@ -8,6 +8,8 @@ import Foundation
 /// keeps its context alive, so termination happens after all sockets are closed.
 public final class ZMQContext: @unchecked Sendable {
     let handle: UnsafeMutableRawPointer
+    private let termLock = NSLock()
+    private var terminated = false
 
     /// - Parameter ioThreads: libzmq I/O threads (1 handles ~1 GB/s).
     public init(ioThreads: Int32 = 1) throws {
@@ -41,8 +43,19 @@ public final class ZMQContext: @unchecked Sendable {
     /// Whether libzmq was built with a capability ("curve", "ipc", …).
     public static func has(_ capability: String) -> Bool { zmq_has(capability) != 0 }
 
-    deinit {
-        // Retries on EINTR; sockets are already closed because they hold a reference to us.
+    /// Terminates the context now: blocks until every socket is closed and their last messages are
+    /// sent or their LINGER has passed. A process that exits right after closing a socket must call
+    /// this, or a farewell message still queued in the I/O thread dies with the process.
+    public func terminate() {
+        termLock.lock(); defer { termLock.unlock() }
+        guard !terminated else { return }
+        terminated = true
+        // Retries on EINTR.
         while zmq_ctx_term(handle) != 0 && zmq_errno() == EINTR {}
+    }
+
+    deinit {
+        // Sockets are already closed because they hold a reference to us.
+        terminate()
     }
 }

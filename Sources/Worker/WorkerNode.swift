@@ -45,6 +45,7 @@ public final class WorkerNode {
     private var withdrawn: Set<UInt64> = []
     private var outbox: [Result<ShardResult, ShardFailure>] = []
     private var computeShouldExit = false
+    private let computeExited = DispatchSemaphore(value: 0)
     private let wakeEndpoint = "inproc://dojo-worker-wake-\(UUID().uuidString)"
 
     // Throughput over the life of the worker, for heartbeats.
@@ -89,6 +90,7 @@ public final class WorkerNode {
                     if !byeSent { try? socket.send(.bye(reason: "worker stopping")); byeSent = true }
                     socket.set(lingerMs: 2_000)
                     socket.close()
+                    flushAndClose(wake: wake)
                     logger.info("worker stopped")
                     return
                 }
@@ -191,6 +193,21 @@ public final class WorkerNode {
         }
     }
 
+    /// Stops the compute thread and terminates the context, so the bye still queued in libzmq's I/O
+    /// thread reaches the coordinator before the process exits (without it the coordinator would
+    /// count the worker as lost, not gone). Bounded: a socket left open cannot hang shutdown.
+    private func flushAndClose(wake: ZMQSocket) {
+        lock.lock(); computeShouldExit = true; lock.broadcast(); lock.unlock()
+        _ = computeExited.wait(timeout: .now() + 1)
+        wake.close()
+        let flushed = DispatchSemaphore(value: 0)
+        let context = self.context
+        Thread { context.terminate(); flushed.signal() }.start()
+        if flushed.wait(timeout: .now() + 3) == .timedOut {
+            logger.warning("the goodbye to the coordinator may not have been sent (libzmq did not flush within 3 s)")
+        }
+    }
+
     /// A new DEALER to the coordinator, CURVE if configured, and a hello on it.
     private func connect() throws -> ZMQSocket {
         let socket = try context.socket(.dealer)
@@ -238,6 +255,7 @@ public final class WorkerNode {
 
     /// The compute thread: one shard at a time, results into the outbox, a wake-up to the I/O thread.
     private func computeLoop() {
+        defer { computeExited.signal() }
         guard let wake = try? context.socket(.pair), (try? wake.connect(wakeEndpoint)) != nil else { return }
         defer { wake.close() }
         while true {

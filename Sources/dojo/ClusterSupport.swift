@@ -131,3 +131,11 @@ func isLoopback(_ endpoint: String) -> Bool {
     let host = endpoint.dropFirst(6).split(separator: ":").dropLast().joined(separator: ":")
     return host.hasPrefix("127.") || host == "localhost" || host == "[::1]" || host == "::1"
 }
+
+/// This machine's name from gethostname(2). Foundation's `ProcessInfo.hostName` resolves it through
+/// netlink and aborts the process where netlink sockets are refused (systemd's RestrictAddressFamilies).
+func hostName() -> String {
+    var buffer = [CChar](repeating: 0, count: 256)
+    guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+    return String(cString: buffer)
+}

@@ -49,7 +49,7 @@ struct CoordinatorCommand: ParsableCommand, LoggingCommand {
         policy.heartbeatIntervalMs = heartbeatMs
         policy.heartbeatLiveness = liveness
         let broker = try Broker(transport: socket, dataDirectory: URL(fileURLWithPath: data), policy: policy,
-                                clock: SystemClock(), name: ProcessInfo.processInfo.hostName)
+                                clock: SystemClock(), name: hostName())
         logger.info("coordinator listening", metadata: ["endpoint": "\(listen)", "data": "\(data)"])
         let stop = StopSignal()
         broker.run(until: { stop.isSet })

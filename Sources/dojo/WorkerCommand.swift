@@ -37,7 +37,7 @@ struct WorkerCommand: ParsableCommand, LoggingCommand {
             guard let serverKey else { throw ValidationError("--curve-secret needs --server-key") }
             curve = (try KeyFiles.readSecret(curveSecret), try KeyFiles.readPublic(serverKey))
         }
-        let workerName = name ?? profile.name ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
+        let workerName = name ?? profile.name ?? "\(hostName())-\(getpid())"
         let options = WorkerOptions(endpoint: connect, name: workerName, threads: threadCount,
                                     credits: profile.credits, curve: curve)
         let node = try WorkerNode(options: options, runner: ShardRunner(models: models), models: models)
