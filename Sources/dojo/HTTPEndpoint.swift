@@ -4,6 +4,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 
 /// Why the HTTP endpoint could not start.
 enum HTTPServerError: Error, Equatable, CustomStringConvertible {
@@ -43,7 +44,7 @@ struct HTTPAddress: Equatable, Sendable, CustomStringConvertible {
 /// Runs a Hummingbird router on its own until `stop`, for the synchronous CLI commands.
 final class HTTPEndpoint: @unchecked Sendable {
     private let lock = NSLock()
-    private var task: Task<Void, Never>?
+    private var group: ServiceGroup?
     private let finished = DispatchSemaphore(value: 0)
 
     init() {}
@@ -60,9 +61,11 @@ final class HTTPEndpoint: @unchecked Sendable {
                                   ready.signal()
                               },
                               logger: logger)
+        // Signals stay with the command (its StopSignal); the group is shut down by `stop`.
+        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
         let finished = self.finished
         let task = Task.detached {
-            do { try await app.runService(gracefulShutdownSignals: []) } catch {
+            do { try await group.run() } catch {
                 if outcome.get() == nil {
                     outcome.set(.failure(.cannotListen(address: address.description, reason: "\(error)")))
                     ready.signal()
@@ -72,7 +75,7 @@ final class HTTPEndpoint: @unchecked Sendable {
             }
             finished.signal()
         }
-        lock.withLock { self.task = task }
+        lock.withLock { self.group = group }
         guard ready.wait(timeout: .now() + 60) == .success else {
             task.cancel()
             throw HTTPServerError.cannotListen(address: address.description, reason: "the server did not start within 60 s")
@@ -80,12 +83,12 @@ final class HTTPEndpoint: @unchecked Sendable {
         return try outcome.get()!.get()
     }
 
-    /// Stops serving and waits (at most 5 s) for open requests to finish.
+    /// Stops serving: open requests finish (the wait is at most 5 s).
     func stop() {
-        guard let task = lock.withLock({ self.task }) else { return }
-        task.cancel()
+        guard let group = lock.withLock({ self.group }) else { return }
+        Task.detached { await group.triggerGracefulShutdown() }
         _ = finished.wait(timeout: .now() + 5)
-        lock.withLock { self.task = nil }
+        lock.withLock { self.group = nil }
     }
 }
 
