@@ -75,6 +75,7 @@ public enum Dashboard {
     td.num { text-align: right; font-variant-numeric: tabular-nums; }
     progress { width: 160px; height: 12px; vertical-align: middle; margin-right: 0.5em; }
     .state-completed, .state-idle, .state-busy { color: var(--ok); }
+    .state-running, .state-queued { color: var(--accent); }
     .state-failed, .state-gone, .errors { color: var(--bad); }
     .state-cancelled { color: var(--muted); }
     .empty { color: var(--muted); }

@@ -68,13 +68,15 @@ final class MonitoringTests: XCTestCase {
         try cluster.waitUntil(timeout: 60) { (try? self.get(base + "/healthz"))?.status == 200 }
     }
 
-    func submit(documents count: Int, shardSize: Int) throws -> String {
-        let spec = cluster.directory.appendingPathComponent("spec.yaml")
-        try "task: noop\nname: watched\nshard_size: \(shardSize)\n".write(to: spec, atomically: true, encoding: .utf8)
+    /// Submits `count` documents to a `noop` job (or `spec`), waiting for it to finish when `wait`.
+    func submit(documents count: Int, shardSize: Int, spec yaml: String = "task: noop\nname: watched\n",
+                wait: Bool = true) throws -> String {
+        let spec = cluster.directory.appendingPathComponent("spec-\(UUID().uuidString.prefix(6)).yaml")
+        try (yaml + "shard_size: \(shardSize)\n").write(to: spec, atomically: true, encoding: .utf8)
         let input = cluster.directory.appendingPathComponent("input.jsonl")
         let lines = (0..<count).map { #"{"id":"d\#($0)","text":"\#(secret) \#($0)"}"# }
         try (lines.joined(separator: "\n") + "\n").write(to: input, atomically: true, encoding: .utf8)
-        let r = try cluster.dojo(["submit", spec.path, "--input", input.path, "--wait"])
+        let r = try cluster.dojo(["submit", spec.path, "--input", input.path] + (wait ? ["--wait"] : []))
         XCTAssertEqual(r.status, 0, "submit: \(r.stderr)\n\(cluster.log("coordinator"))")
         return r.lines.first ?? ""
     }
@@ -223,8 +225,14 @@ final class MonitoringTests: XCTestCase {
         try cluster.startWorker("w1")
         let job = try submit(documents: 200, shardSize: 20)
         XCTAssertEqual(job, "j000001")
-        try cluster.waitUntil(timeout: 30) {
-            ((try? self.get(base + "/api/workers").json() as? [String: Any])?["workers"] as? [[String: Any]])?.first?["connected"] as? Bool == true
+        // A second job that runs while the page is loaded: 100 ms per document, 1 s per shard, 100 s in all.
+        let slow = try submit(documents: 1_000, shardSize: 10, spec: "task: test-crash\nname: slow\nparams: {delay_ms: 100}\n", wait: false)
+        XCTAssertEqual(slow, "j000002")
+        // Wait until the worker holds a shard of it and it has a rate (a shard finished).
+        try cluster.waitUntil(timeout: 60) {
+            let w = ((try? self.get(base + "/api/workers").json() as? [String: Any])?["workers"] as? [[String: Any]])?.first
+            let j = (try? self.get(base + "/api/jobs/j000002").json()) as? [String: Any]
+            return (w?["current_shards"] as? [String])?.first?.hasPrefix("j000002/") == true && j?["eta_seconds"] is Double
         }
 
         let page = try get(base + "/")
@@ -239,9 +247,16 @@ final class MonitoringTests: XCTestCase {
         let progress = try XCTUnwrap(dom.range(of: #"<progress[^>]*id="progress-j000001"[^>]*>"#, options: .regularExpression).map { String(dom[$0]) }, dom)
         XCTAssertTrue(progress.contains(#"value="200""#) && progress.contains(#"max="200""#), progress)
         XCTAssertTrue(dom.contains(#"<td class="state-completed">completed</td>"#), dom)
-        // The worker.
+        // The running job: partial progress, a rate and an ETA.
+        let row = try XCTUnwrap(dom.range(of: #"<tr id="job-j000002">.*?</tr>"#, options: .regularExpression).map { String(dom[$0]) }, dom)
+        XCTAssertTrue(row.contains(#"<td class="state-running">running</td>"#), row)
+        XCTAssertNotNil(row.range(of: #"<progress[^>]*max="1000"[^>]*>"#, options: .regularExpression), row)
+        XCTAssertNotNil(row.range(of: #">[1-9][0-9]*/1000 docs<"#, options: .regularExpression), row)
+        XCTAssertNotNil(row.range(of: #"<td class="num">([0-9]+s|[0-9]+m [0-9]{2}s)</td>"#, options: .regularExpression), "no ETA: \(row)")
+        // The worker, busy on a shard of it.
         XCTAssertTrue(dom.contains(#"<td class="worker-name">w1</td>"#), dom)
-        XCTAssertTrue(dom.contains(#"<td class="state-idle">idle</td>"#), dom)
+        XCTAssertTrue(dom.contains(#"<td class="state-busy">busy</td>"#), dom)
+        XCTAssertNotNil(dom.range(of: #"<td>j000002/[0-9]+(, j000002/[0-9]+)*</td>"#, options: .regularExpression), dom)
         // A drawn chart: a path through all 360 buckets, not all on the baseline.
         let pathTag = try XCTUnwrap(dom.range(of: #"<path id="chart-line" d="[^"]*"[^>]*>"#, options: .regularExpression).map { String(dom[$0]) }, dom)
         XCTAssertTrue(pathTag.contains(#"data-points="360""#), pathTag)
