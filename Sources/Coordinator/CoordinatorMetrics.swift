@@ -14,12 +14,13 @@ public final class CoordinatorMetrics: @unchecked Sendable {
     public let registry = PrometheusCollectorRegistry()
     private let factory: PrometheusMetricsFactory
     private let store: JobStore
+    /// Guards the caches the broker's hooks use; a scrape never holds it, so it never makes the loop wait.
     private let lock = NSLock()
-
-    // Under `lock`.
     private var taskByJob: [String: String] = [:]
     private var labeled: [String: CoreMetrics.Counter] = [:]
     private var durations: [String: CoreMetrics.Timer] = [:]
+    /// Guards the gauges a scrape sets (two scrapes at once must not interleave set and render).
+    private let scrapeLock = NSLock()
     private var dynamicGauges: [String: CoreMetrics.Gauge] = [:]
 
     private let leaseExpiries: CoreMetrics.Counter
@@ -122,7 +123,7 @@ public final class CoordinatorMetrics: @unchecked Sendable {
             values.append(("dojo_job_documents_per_second", [("job", job.id)], job.documentsPerSecond ?? 0))
             if let eta = job.etaSeconds { values.append(("dojo_job_eta_seconds", [("job", job.id)], eta)) }
         }
-        return lock.withLock {
+        return scrapeLock.withLock {
             // Series of workers that left and jobs that stopped running disappear.
             var keep = Set<String>()
             for v in values {
