@@ -123,6 +123,10 @@ final class MonitoringTests: XCTestCase {
         XCTAssertEqual(j["shards_done"] as? Int, 5)
         let rate = try XCTUnwrap(j["documents_per_second"] as? Double)
         XCTAssertGreaterThan(rate, 0)
+        // dojo status reads the same figures over ZeroMQ.
+        let cli = try cluster.dojo(["status", "j000001", "--json"])
+        let viaCLI = (try? JSONSerialization.jsonObject(with: cli.stdout)) as? [[String: Any]]
+        XCTAssertEqual(viaCLI?.first?["documents_per_second"] as? Double, rate, cli.stdoutText + cli.stderr)
 
         let one = try get(base + "/api/jobs/j000001")
         XCTAssertEqual(one.status, 200)
