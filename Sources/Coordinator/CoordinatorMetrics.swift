@@ -9,6 +9,7 @@ import Foundation
 import Prometheus
 import Wire
 
+/// The coordinator's counters, histogram and scrape-time gauges, rendered by `GET /metrics`.
 public final class CoordinatorMetrics: @unchecked Sendable {
     /// The registry `/metrics` renders.
     public let registry = PrometheusCollectorRegistry()
@@ -32,6 +33,7 @@ public final class CoordinatorMetrics: @unchecked Sendable {
     static let durationBuckets: [Duration] = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600]
         .map { Duration.milliseconds(Int64($0 * 1000)) }
 
+    /// Metrics over `store` (gauges read it at scrape time; hooks look up a job's task in it).
     public init(store: JobStore) {
         self.store = store
         var factory = PrometheusMetricsFactory(registry: registry)

@@ -9,6 +9,7 @@ import Wire
 
 /// Milliseconds since 1970: the time base of throughput samples.
 public struct WallClock: MillisecondClock {
+    /// The system's wall clock.
     public init() {}
     public var nowMs: UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }
 }

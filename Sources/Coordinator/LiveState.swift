@@ -13,6 +13,7 @@ public struct LiveSnapshot: Sendable {
     /// When it was published, on the broker's clock (nil before the loop first ran).
     public var publishedMs: UInt64?
 
+    /// A snapshot of `workers` taken at `publishedMs`.
     public init(workers: [String: WorkerState] = [:], publishedMs: UInt64? = nil) {
         self.workers = workers; self.publishedMs = publishedMs
     }
@@ -30,6 +31,7 @@ public final class LiveState: @unchecked Sendable {
     /// Touched only by the broker thread.
     private var nextPublishMs: UInt64 = 0
 
+    /// Empty until the loop first publishes; ages are measured on `clock` (the broker's).
     public init(clock: any MillisecondClock) { self.clock = clock }
 
     /// The latest snapshot.

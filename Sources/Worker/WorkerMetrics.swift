@@ -8,6 +8,7 @@ import Hummingbird
 import Prometheus
 import Wire
 
+/// A worker's counters, histogram and gauges, rendered by its `GET /metrics`.
 public final class WorkerMetrics: @unchecked Sendable {
     /// The registry `/metrics` renders.
     public let registry = PrometheusCollectorRegistry()
@@ -23,6 +24,7 @@ public final class WorkerMetrics: @unchecked Sendable {
     static let durationBuckets: [Duration] = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600]
         .map { Duration.milliseconds(Int64($0 * 1000)) }
 
+    /// Every series at zero, the worker not yet connected.
     public init() {
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.defaultDurationHistogramBuckets = Self.durationBuckets
@@ -62,6 +64,7 @@ public final class WorkerMetrics: @unchecked Sendable {
 
 /// The worker's routes: `/metrics` and `/healthz`.
 public enum WorkerHTTP {
+    /// `/metrics` from `metrics`, and `/healthz` answering `ok` while the process serves.
     public static func router(metrics: WorkerMetrics) -> Router<BasicRequestContext> {
         let router = Router()
         router.get("/healthz") { _, _ -> Response in
