@@ -22,6 +22,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // System-library shims over Debian's libzmq and liblz4.
@@ -37,11 +41,17 @@ let package = Package(
         // Control side: never imports kernels or models.
         .target(name: "Wire", dependencies: ["CZeroMQ", "CLZ4", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Coordinator", dependencies: ["Wire", .product(name: "Logging", package: "swift-log"),
-                                                  .product(name: "GRDB", package: "GRDB.swift")]),
+                                                  .product(name: "GRDB", package: "GRDB.swift"),
+                                                  .product(name: "Metrics", package: "swift-metrics"),
+                                                  .product(name: "Prometheus", package: "swift-prometheus"),
+                                                  .product(name: "Hummingbird", package: "hummingbird")]),
 
         // The one place the two sides meet.
         .target(name: "Worker", dependencies: ["Wire", "DomainTasks", "Models", "Kernels", "Yams",
-                                             .product(name: "Logging", package: "swift-log")]),
+                                             .product(name: "Logging", package: "swift-log"),
+                                             .product(name: "Metrics", package: "swift-metrics"),
+                                             .product(name: "Prometheus", package: "swift-prometheus"),
+                                             .product(name: "Hummingbird", package: "hummingbird")]),
 
         // What the terminal shows (progress, dojo top) and how logs are written; tested without processes.
         .target(name: "Console", dependencies: ["Coordinator", .product(name: "Logging", package: "swift-log")]),
@@ -50,6 +60,8 @@ let package = Package(
             "Kernels", "Models", "DomainTasks", "Wire", "Coordinator", "Worker", "Console",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
 
         .target(name: "TestSupport", dependencies: ["Kernels", "Models"]),

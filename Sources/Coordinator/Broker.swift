@@ -14,6 +14,10 @@ public final class Broker {
     public let output: OutputWriter
     public let scheduler: Scheduler
     public let name: String
+    /// Connected workers and their leases, for readers on other threads (the HTTP endpoint).
+    public let live: LiveState
+    /// The coordinator's Prometheus metrics.
+    public let metrics: CoordinatorMetrics
     /// Largest message the coordinator accepts; told to workers in `welcome`.
     public let maxMessageBytes: UInt64
     let transport: Transport
@@ -47,7 +51,11 @@ public final class Broker {
         store = try JobStore(directory: dataDirectory, logger: logger)
         output = OutputWriter(store: store, paths: paths, logger: logger)
         scheduler = Scheduler(store: store, paths: paths, output: output, policy: policy, logger: logger)
+        live = LiveState(clock: clock)
+        metrics = CoordinatorMetrics(store: store)
+        scheduler.metrics = metrics
         let r = store.recovery
+        metrics.shardsRequeued(r.requeuedShards)
         logger.info("coordinator store opened", metadata: ["dir": "\(dataDirectory.path)", "requeued_shards": "\(r.requeuedShards)",
                                                            "resumed_jobs": "\(r.resumedJobs.count)",
                                                            "failed_uploads": "\(r.failedUploads.count)"])
@@ -87,6 +95,7 @@ public final class Broker {
             workerPeers = workerPeers.filter { scheduler.isKnown($0.key) }
             purgeIdleUploads(nowMs: now)
         }
+        live.publishIfDue(workers: scheduler.workers, nowMs: now)
         return handled
     }
 
@@ -329,17 +338,9 @@ public final class Broker {
     }
 
     private func status(_ jobId: String?, to peer: Data) throws {
-        let jobs: [JobRecord]
-        if let jobId {
-            guard let job = try store.job(jobId) else { return reply(peer, .unknownJob, "no job \(jobId)") }
-            jobs = [job]
-        } else {
-            jobs = try store.jobs()
-        }
-        let progress = try store.shardProgress(jobId: jobId)
-        let document = StatusDocument(jobs: jobs.map {
-            JobStatus(job: $0, shardsTotal: progress[$0.id]?.total ?? 0, shardsDone: progress[$0.id]?.done ?? 0)
-        })
+        let jobs = try store.jobStatuses(jobId: jobId)
+        if let jobId, jobs.isEmpty { return reply(peer, .unknownJob, "no job \(jobId)") }
+        let document = StatusDocument(jobs: jobs)
         send(.statusReply(json: try Self.encoder.encode(document)), to: peer)
     }
 

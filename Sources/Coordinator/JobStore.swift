@@ -4,6 +4,7 @@
 import Foundation
 import GRDB
 import Logging
+import Wire
 
 /// A store operation that could not be carried out.
 public enum JobStoreError: Error, Equatable, CustomStringConvertible {
@@ -47,12 +48,17 @@ public final class JobStore: @unchecked Sendable {
 
     public let directory: URL
     public private(set) var recovery: RecoveryReport
-    let db: DatabaseQueue
+    /// The time base of throughput samples (wall time; a manual clock in tests).
+    public let wallClock: any MillisecondClock
+    /// A pool: WAL lets the HTTP endpoint read while the broker loop writes.
+    let db: DatabasePool
     let logger: Logger
 
     /// Opens (creating when needed) `directory/dojo.sqlite` and repairs what a crash left behind.
-    public init(directory: URL, nowMs: UInt64 = JobStore.wallClockMs(), logger: Logger = Logger(label: "dojo.store")) throws {
+    public init(directory: URL, nowMs: UInt64 = JobStore.wallClockMs(), wallClock: any MillisecondClock = WallClock(),
+                logger: Logger = Logger(label: "dojo.store")) throws {
         self.directory = directory
+        self.wallClock = wallClock
         self.logger = logger
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var config = Configuration()
@@ -64,7 +70,7 @@ public final class JobStore: @unchecked Sendable {
             try db.execute(sql: "PRAGMA foreign_keys = ON")
         }
         do {
-            db = try DatabaseQueue(path: directory.appendingPathComponent(Self.fileName).path, configuration: config)
+            db = try DatabasePool(path: directory.appendingPathComponent(Self.fileName).path, configuration: config)
             try Self.migrator.migrate(db)
         } catch { throw JobStoreError.database("cannot open \(directory.path)/\(Self.fileName): \(error)") }
         recovery = RecoveryReport(requeuedShards: 0, failedUploads: [], resumedJobs: [])
@@ -161,6 +167,7 @@ public final class JobStore: @unchecked Sendable {
             CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
             """)
         }
+        m.registerMigration("v2-throughput") { db in try createThroughputTables(db) }
         return m
     }
 
@@ -346,6 +353,7 @@ public final class JobStore: @unchecked Sendable {
             try db.execute(sql: """
                 UPDATE jobs SET state = 'running', started_ms = COALESCE(started_ms, ?) WHERE id = ? AND state = 'queued'
                 """, arguments: [Int64(nowMs), jobId])
+            if db.changesCount == 1 { try Self.recordJobStarted(db, jobId: jobId, wallMs: wallClock.nowMs) }
             return UInt64(attemptId)
         }
     }
@@ -375,6 +383,7 @@ public final class JobStore: @unchecked Sendable {
                 try db.execute(sql: "UPDATE workers SET shards_done = shards_done + 1 WHERE identity = ?", arguments: [worker])
             }
             try Self.markDone(db, jobId: jobId, index: index, counts: counts, quarantined: false)
+            try Self.recordThroughput(db, jobId: jobId, counts: counts, wallMs: wallClock.nowMs)
             return .accepted(jobFinished: try Self.completeIfFinished(db, jobId: jobId, nowMs: nowMs))
         }
     }
@@ -383,6 +392,7 @@ public final class JobStore: @unchecked Sendable {
     public func quarantineShard(jobId: String, index: UInt32, counts: ShardCounts, nowMs: UInt64) throws -> Bool {
         try db.write { db in
             try Self.markDone(db, jobId: jobId, index: index, counts: counts, quarantined: true)
+            try Self.recordThroughput(db, jobId: jobId, counts: counts, wallMs: wallClock.nowMs)
             return try Self.completeIfFinished(db, jobId: jobId, nowMs: nowMs)
         }
     }

@@ -52,6 +52,8 @@ public final class Scheduler {
     public let output: OutputWriter
     public let policy: Policy
     let logger: Logger
+    /// Told of results, expired leases and requeues (the broker sets it).
+    public var metrics: CoordinatorMetrics?
 
     public private(set) var workers: [String: WorkerState] = [:]
     /// Workers with credit, in the order they asked; served round-robin.
@@ -131,10 +133,12 @@ public final class Scheduler {
                                                      "bytes": "\(result.frame.count)", "reason": "\(reason)"])
             return (.dropped(reason: reason), try dispatch(nowMs: nowMs))
         }
+        let leaseStartedMs = workers[id]?.leases[result.attemptId]?.startedMs
         release(result.attemptId)
         let disposition = try output.accept(result, nowMs: nowMs)
         var actions: [SchedulerAction] = []
         if case .written(let finished) = disposition {
+            metrics?.resultWritten(result, workerName: workers[id]?.info.name ?? id, leaseStartedMs: leaseStartedMs, nowMs: nowMs)
             // Straggler copies still out lost the race: forget their leases and tell their workers to
             // stop, so they take new work instead of computing a result that would be dropped.
             for (attempt, owner) in attemptOwner.sorted(by: { $0.key < $1.key }) {
@@ -155,8 +159,9 @@ public final class Scheduler {
         guard attemptOwner[failure.attemptId] == id else { return try dispatch(nowMs: nowMs) }
         release(failure.attemptId)
         var actions: [SchedulerAction] = []
-        if let shard = try store.endAttempt(failure.attemptId, as: .failed, reason: failure.reason, nowMs: nowMs),
-           let job = try store.job(shard.jobId), shard.failCount >= job.retries, shard.state == .queued {
+        let ended = try store.endAttempt(failure.attemptId, as: .failed, reason: failure.reason, nowMs: nowMs)
+        if ended?.state == .queued { metrics?.shardsRequeued() }
+        if let shard = ended, let job = try store.job(shard.jobId), shard.failCount >= job.retries, shard.state == .queued {
             let why = "shard \(shard.index) failed \(shard.failCount) times: \(failure.reason)"
             actions += try end(jobId: job.id, as: .failed, error: why, nowMs: nowMs)
         }
@@ -304,7 +309,7 @@ public final class Scheduler {
             if state == .expired {
                 try crashed(attempt, reason: reason, nowMs: nowMs)
             } else {
-                _ = try store.endAttempt(attempt, as: state, reason: reason, nowMs: nowMs)
+                if try store.endAttempt(attempt, as: state, reason: reason, nowMs: nowMs)?.state == .queued { metrics?.shardsRequeued() }
             }
         }
         try store.workerGone(id, nowMs: nowMs)
@@ -319,6 +324,8 @@ public final class Scheduler {
     /// crashed enough, it is split in halves, or, a single document, quarantined.
     private func crashed(_ attempt: UInt64, reason: String, nowMs: UInt64) throws {
         guard let shard = try store.endAttempt(attempt, as: .expired, reason: reason, nowMs: nowMs) else { return }
+        metrics?.leaseExpired()
+        if shard.state == .queued { metrics?.shardsRequeued() }
         try store.bump("attempts_crashed")
         logger.warning("attempt crashed", metadata: ["job": "\(shard.jobId)", "shard": "\(shard.index)",
                                                      "attempt": "\(attempt)", "crashes": "\(shard.crashCount)",
@@ -335,6 +342,7 @@ public final class Scheduler {
                            metadata: ["job": "\(shard.jobId)", "shard": "\(shard.index)", "halves": "\(a),\(b)",
                                       "docs": "\(halves.0.documentCount)+\(halves.1.documentCount)"])
         } else if let doc = docs.first {
+            metrics?.documentQuarantined(jobId: shard.jobId)
             if try output.quarantine(jobId: shard.jobId, shard: shard, document: doc, crashes: shard.crashCount, nowMs: nowMs) {
                 logJobFinished(shard.jobId)
             }

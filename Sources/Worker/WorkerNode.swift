@@ -35,6 +35,8 @@ public final class WorkerNode {
     let models: ModelCache
     let context: ZMQContext
     let clock = SystemClock()
+    /// What `dojo worker --http` serves.
+    public let metrics: WorkerMetrics
     private let logger: Logger
 
     // Shared with the compute thread, under `lock`.
@@ -52,8 +54,9 @@ public final class WorkerNode {
     private var documentsDone = 0, tokensDone = 0
     private var busyMs: UInt64 = 0
 
-    public init(options: WorkerOptions, runner: ShardRunner, models: ModelCache) throws {
+    public init(options: WorkerOptions, runner: ShardRunner, models: ModelCache, metrics: WorkerMetrics = WorkerMetrics()) throws {
         self.options = options
+        self.metrics = metrics
         self.runner = runner
         self.models = models
         self.context = try ZMQContext()
@@ -90,6 +93,7 @@ public final class WorkerNode {
                     if !byeSent { try? socket.send(.bye(reason: "worker stopping")); byeSent = true }
                     socket.set(lingerMs: 2_000)
                     socket.close()
+                    metrics.setConnected(false)
                     flushAndClose(wake: wake)
                     logger.info("worker stopped")
                     return
@@ -131,6 +135,7 @@ public final class WorkerNode {
                         heartbeatIntervalMs = UInt64(max(w.heartbeatIntervalMs, 10))
                         liveness = UInt64(max(w.heartbeatLiveness, 1))
                         welcomed = true
+                        metrics.setConnected(true)
                         backoffMs = 250
                         logger.info("joined the coordinator", metadata: ["coordinator": "\(w.coordinatorName)", "endpoint": "\(options.endpoint)"])
                         if !stopping { try socket.send(.ready(credits: UInt32(options.credits))) }
@@ -184,6 +189,7 @@ public final class WorkerNode {
                 logger.warning("coordinator silent; reconnecting", metadata: ["silent_ms": "\(now - lastHeardMs)", "backoff_ms": "\(backoffMs)"])
                 socket.close()
                 welcomed = false
+                metrics.setConnected(false)
                 lock.lock(); queue.removeAll(); lock.unlock()
                 Thread.sleep(forTimeInterval: Double(backoffMs) / 1000)
                 backoffMs = min(backoffMs * 2, options.reconnectMaxMs)
@@ -267,12 +273,15 @@ public final class WorkerNode {
             lock.unlock()
 
             let started = clock.nowMs
+            metrics.setBusy(true)
             let attemptId = assignment.attemptId
             let outcome = runner.run(assignment, shouldStop: { [self] in
                 lock.lock(); defer { lock.unlock() }
                 return withdrawn.contains(attemptId) || computeShouldExit
             })
             let elapsed = clock.nowMs - started
+            metrics.setBusy(false)
+            metrics.shardFinished(outcome, elapsedMs: elapsed)
 
             lock.lock()
             running = nil

@@ -16,8 +16,11 @@ struct CoordinatorCommand: ParsableCommand, LoggingCommand {
     @Flag(help: "Allow binding a non-loopback address without CURVE.") var insecure = false
     @Option(help: "Heartbeat interval in milliseconds.") var heartbeatMs: UInt64 = 1_000
     @Option(help: "Missed heartbeats before a worker is declared lost.") var liveness: UInt64 = 3
+    @Option(help: "Serve /metrics, /healthz, the JSON API (/api/jobs, /api/workers, /api/throughput) and the dashboard at / on HOST:PORT, e.g. 127.0.0.1:8080.")
+    var http: String?
 
     func validate() throws {
+        if let http { do { _ = try HTTPAddress(http) } catch { throw ValidationError("\(error)") } }
         if curveSecret != nil && authorizedKeys == nil {
             throw ValidationError("--curve-secret needs --authorized-keys DIR (the .pub files allowed in)")
         }
@@ -51,8 +54,18 @@ struct CoordinatorCommand: ParsableCommand, LoggingCommand {
         let broker = try Broker(transport: socket, dataDirectory: URL(fileURLWithPath: data), policy: policy,
                                 clock: SystemClock(), name: hostName())
         logger.info("coordinator listening", metadata: ["endpoint": "\(listen)", "data": "\(data)"])
+        var web: HTTPEndpoint?
+        if let http {
+            let address = try HTTPAddress(http)
+            let endpoint = HTTPEndpoint()
+            let port = try endpoint.start(CoordinatorHTTP.router(store: broker.store, live: broker.live, metrics: broker.metrics),
+                                          address: address, logger: Logger(label: "dojo.http"))
+            logger.info("dashboard and metrics on HTTP", metadata: ["address": "\(HTTPAddress(host: address.host, port: port))"])
+            web = endpoint
+        }
         let stop = StopSignal()
         broker.run(until: { stop.isSet })
+        web?.stop()
         logger.info("coordinator stopped")
         zap?.stop()
         socket.close()

@@ -18,6 +18,11 @@ struct WorkerCommand: ParsableCommand, LoggingCommand {
     @Option(help: "Name shown by dojo workers.") var name: String?
     @Option(help: "This worker's CURVE secret key file.") var curveSecret: String?
     @Option(help: "The coordinator's CURVE public key file.") var serverKey: String?
+    @Option(help: "Serve this worker's /metrics and /healthz on HOST:PORT, e.g. 127.0.0.1:9101.") var http: String?
+
+    func validate() throws {
+        if let http { do { _ = try HTTPAddress(http) } catch { throw ValidationError("\(error)") } }
+    }
 
     @OptionGroup var logging: LoggingOptions
 
@@ -42,6 +47,15 @@ struct WorkerCommand: ParsableCommand, LoggingCommand {
                                     credits: profile.credits, curve: curve)
         let node = try WorkerNode(options: options, runner: ShardRunner(models: models), models: models)
         logger.info("worker starting", metadata: ["worker": "\(workerName)", "threads": "\(threadCount)", "endpoint": "\(connect)"])
+        var web: HTTPEndpoint?
+        if let http {
+            let address = try HTTPAddress(http)
+            let endpoint = HTTPEndpoint()
+            let port = try endpoint.start(WorkerHTTP.router(metrics: node.metrics), address: address, logger: Logger(label: "dojo.http"))
+            logger.info("metrics on HTTP", metadata: ["address": "\(HTTPAddress(host: address.host, port: port))"])
+            web = endpoint
+        }
+        defer { web?.stop() }
         let stop = StopSignal()
         try node.run(shouldStop: { stop.isSet })
     }

@@ -123,10 +123,9 @@ final class OpsValidationTests: XCTestCase {
         defer { cluster.stopAll() }
         let port = Int.random(in: 20_000..<60_000)
         cluster.endpoint = "tcp://127.0.0.1:\(port)"
-        // The HTTP endpoints (issue 7, section 1) run inside the filters too, once the binary has them.
-        let http = try ProcessRunner.dojo(["coordinator", "--help"]).stdoutText.contains("--http")
-        let coordinatorHTTP = http ? ["--http", "127.0.0.1:\(port + 1)"] : []
-        let workerHTTP = http ? ["--http", "127.0.0.1:\(port + 2)"] : []
+        // The HTTP endpoints run inside the filters too.
+        let coordinatorHTTP = ["--http", "127.0.0.1:\(port + 1)"]
+        let workerHTTP = ["--http", "127.0.0.1:\(port + 2)"]
         let coordinator = try cluster.launch([ops.appendingPathComponent("systemd/dojo-coordinator.service").path, "--",
                                               dojo, "coordinator", "--listen", cluster.endpoint,
                                               "--data", cluster.dataDirectory.path, "--heartbeat-ms", "200"] + coordinatorHTTP,
@@ -151,18 +150,16 @@ final class OpsValidationTests: XCTestCase {
         let records = results.lines.map { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] ?? [:] }
         XCTAssertEqual(records.compactMap { $0["id"] as? String }, (0..<40).map { "d\($0)" })
         XCTAssertEqual(Set(records.map { ($0["embedding"] as? [Double])?.count ?? 0 }), [384])
-        if http {
-            // The series the HPA and the alerts read, served from inside the sandbox.
-            let get = "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())"
-            let coordinatorMetrics = try ProcessRunner.run(URL(fileURLWithPath: "/usr/bin/env"),
-                                                           ["python3", "-c", get, "http://127.0.0.1:\(port + 1)/metrics"])
-            XCTAssertEqual(coordinatorMetrics.status, 0, coordinatorMetrics.stderr + cluster.log("coordinator"))
-            XCTAssertTrue(coordinatorMetrics.stdoutText.contains("dojo_queued_documents"), coordinatorMetrics.stdoutText)
-            let workerMetrics = try ProcessRunner.run(URL(fileURLWithPath: "/usr/bin/env"),
-                                                      ["python3", "-c", get, "http://127.0.0.1:\(port + 2)/metrics"])
-            XCTAssertEqual(workerMetrics.status, 0, workerMetrics.stderr + cluster.log("worker"))
-            XCTAssertTrue(workerMetrics.stdoutText.contains("dojo_worker_busy"), workerMetrics.stdoutText)
-        }
+        // The series the HPA and the alerts read, served from inside the sandbox.
+        let get = "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())"
+        let coordinatorMetrics = try ProcessRunner.run(URL(fileURLWithPath: "/usr/bin/env"),
+                                                       ["python3", "-c", get, "http://127.0.0.1:\(port + 1)/metrics"])
+        XCTAssertEqual(coordinatorMetrics.status, 0, coordinatorMetrics.stderr + cluster.log("coordinator"))
+        XCTAssertTrue(coordinatorMetrics.stdoutText.contains("dojo_queued_documents"), coordinatorMetrics.stdoutText)
+        let workerMetrics = try ProcessRunner.run(URL(fileURLWithPath: "/usr/bin/env"),
+                                                  ["python3", "-c", get, "http://127.0.0.1:\(port + 2)/metrics"])
+        XCTAssertEqual(workerMetrics.status, 0, workerMetrics.stderr + cluster.log("worker"))
+        XCTAssertTrue(workerMetrics.stdoutText.contains("dojo_worker_busy"), workerMetrics.stdoutText)
 
         kill(worker.processIdentifier, SIGTERM)
         try cluster.waitUntil(timeout: 60) { !worker.isRunning }
