@@ -80,10 +80,15 @@ public final class Broker {
         } catch {
             logger.error("transport receive failed", metadata: ["error": "\(error)"])
         }
+        // Results that arrived together are committed together (group commit), once the messages
+        // waiting have been read, so the fsyncs and the transaction are shared.
+        commitResults()
         let now = clock.nowMs
         if forceTick || now >= nextTickMs {
-            nextTickMs = now + max(1, policy.heartbeatIntervalMs / 2)
             perform { try scheduler.tick(nowMs: now) }
+            // Tick at least every half interval, and exactly when a worker or lease runs out.
+            nextTickMs = now + max(1, policy.heartbeatIntervalMs / 2)
+            if let due = scheduler.nextDeadlineMs { nextTickMs = max(now + 1, min(nextTickMs, due)) }
             workerPeers = workerPeers.filter { scheduler.isKnown($0.key) }
             purgeIdleUploads(nowMs: now)
         }
@@ -106,6 +111,12 @@ public final class Broker {
             return
         }
         let now = clock.nowMs
+        // Staged results commit before anything that could see or change their shards (status,
+        // results, cancel, a worker leaving); results, credits and heartbeats may pass them.
+        switch message {
+        case .result, .ready, .heartbeat, .workerHeartbeat: break
+        default: commitResults()
+        }
         do {
             try dispatch(message, from: peer, nowMs: now)
         } catch let error as JobStoreError {
@@ -144,7 +155,14 @@ public final class Broker {
             scheduler.seen(id, nowMs: now)
         case .result(let result):
             guard knownWorker(id, peer, message) else { return }
-            perform { try scheduler.result(id, result, nowMs: now).1 }
+            do {
+                if try scheduler.stageResult(id, result, nowMs: now) != nil {
+                    perform { try scheduler.dispatch(nowMs: now) }
+                }
+            } catch {
+                logger.error("scheduler step failed", metadata: ["error": "\(error)"])
+            }
+            if scheduler.stagedResultCount >= Self.maxResultGroup { commitResults() }
         case .shardFailed(let failure):
             guard knownWorker(id, peer, message) else { return }
             logger.warning("shard attempt failed", metadata: ["worker": "\(id)", "job": "\(failure.jobId)",
@@ -191,6 +209,16 @@ public final class Broker {
     }
 
     // MARK: - Actions
+
+    /// Most results committed as one group: bounds the time a result waits for its commit.
+    static let maxResultGroup = 64
+
+    /// Commits the staged results (see `Scheduler.commitResults`) and carries out what follows.
+    public func commitResults() {
+        guard scheduler.stagedResultCount > 0 else { return }
+        let now = clock.nowMs
+        perform { try scheduler.commitResults(nowMs: now).1 }
+    }
 
     /// Runs a scheduler step and carries out what it asks; a failure is logged, never fatal.
     private func perform(_ step: () throws -> [SchedulerAction]) {
@@ -363,4 +391,11 @@ public final class Broker {
 }
 
 /// Lowercase hex of a routing id: how workers are named in the store and in logs.
-func hex(_ data: Data) -> String { data.map { String(format: "%02x", $0) }.joined() }
+func hex(_ data: Data) -> String {
+    // Called for every message: a table lookup, not String(format:) per byte.
+    let digits: [UInt8] = Array("0123456789abcdef".utf8)
+    var out = [UInt8]()
+    out.reserveCapacity(data.count * 2)
+    for byte in data { out.append(digits[Int(byte >> 4)]); out.append(digits[Int(byte & 0x0F)]) }
+    return String(decoding: out, as: UTF8.self)
+}

@@ -42,6 +42,18 @@ public enum CompletionOutcome: Equatable, Sendable {
     case stale(reason: String)
 }
 
+/// A live result to record as its shard's output (see `JobStore.completeShards`).
+public struct ShardCompletion: Equatable, Sendable {
+    public var jobId: String
+    public var index: UInt32
+    public var attemptId: UInt64
+    public var counts: ShardCounts
+
+    public init(jobId: String, index: UInt32, attemptId: UInt64, counts: ShardCounts) {
+        self.jobId = jobId; self.index = index; self.attemptId = attemptId; self.counts = counts
+    }
+}
+
 public final class JobStore: @unchecked Sendable {
     public static let fileName = "dojo.sqlite"
 
@@ -318,12 +330,18 @@ public final class JobStore: @unchecked Sendable {
 
     /// The next shard to issue: highest job priority first, then submission order, then input order.
     public func nextQueuedShard() throws -> ShardRecord? {
+        // Job by job rather than one join ordered over every queued shard: each step is one seek
+        // in shards_by_state, so the cost does not grow with the number of queued shards.
         try db.read { db in
-            try Row.fetchOne(db, sql: """
-                SELECT s.* FROM shards s JOIN jobs j ON j.id = s.job_id
-                WHERE s.state = 'queued' AND j.input_complete = 1 AND j.state IN ('queued', 'running')
-                ORDER BY j.priority DESC, j.seq, s.first_line LIMIT 1
-                """).map(ShardRecord.init)
+            let jobs = try String.fetchAll(db, sql: """
+                SELECT id FROM jobs WHERE input_complete = 1 AND state IN ('queued', 'running') ORDER BY priority DESC, seq
+                """)
+            for id in jobs {
+                if let row = try Row.fetchOne(db, sql: """
+                    SELECT * FROM shards WHERE state = 'queued' AND job_id = ? ORDER BY first_line LIMIT 1
+                    """, arguments: [id]) { return ShardRecord(row: row) }
+            }
+            return nil
         }
     }
 
@@ -361,22 +379,47 @@ public final class JobStore: @unchecked Sendable {
     /// of the shard (straggler copies) become `lost`.
     public func completeShard(jobId: String, index: UInt32, attemptId: UInt64, counts: ShardCounts,
                               nowMs: UInt64) throws -> CompletionOutcome {
-        try db.write { db in
-            if let why = try Self.liveness(db, attemptId: attemptId, jobId: jobId, index: index) { return .stale(reason: why) }
-            let now = Int64(nowMs)
-            let worker = try String.fetchOne(db, sql: "SELECT worker FROM attempts WHERE id = ?", arguments: [Int64(attemptId)])
-            try db.execute(sql: "UPDATE attempts SET state = 'succeeded', ended_ms = ? WHERE id = ?",
-                           arguments: [now, Int64(attemptId)])
-            try db.execute(sql: """
-                UPDATE attempts SET state = 'lost', ended_ms = ?, reason = 'another attempt finished first'
-                WHERE job_id = ? AND shard_idx = ? AND state = 'running'
-                """, arguments: [now, jobId, Int64(index)])
-            if let worker {
-                try db.execute(sql: "UPDATE workers SET shards_done = shards_done + 1 WHERE identity = ?", arguments: [worker])
+        try completeShards([ShardCompletion(jobId: jobId, index: index, attemptId: attemptId, counts: counts)], nowMs: nowMs)[0]
+    }
+
+    /// Group commit: marks several shards done in one transaction (one WAL commit instead of one
+    /// per shard), each as `completeShard` would, outcomes in the same order. A job whose last
+    /// shard is in the group reports `jobFinished` on that job's last completion of the group.
+    public func completeShards(_ completions: [ShardCompletion], nowMs: UInt64) throws -> [CompletionOutcome] {
+        guard !completions.isEmpty else { return [] }
+        return try db.write { db in
+            var outcomes: [CompletionOutcome] = []
+            outcomes.reserveCapacity(completions.count)
+            var lastOfJob: [String: Int] = [:]
+            for (i, c) in completions.enumerated() {
+                let outcome = try Self.completeShard(db, c, nowMs: nowMs)
+                outcomes.append(outcome)
+                if case .accepted = outcome { lastOfJob[c.jobId] = i }
             }
-            try Self.markDone(db, jobId: jobId, index: index, counts: counts, quarantined: false)
-            return .accepted(jobFinished: try Self.completeIfFinished(db, jobId: jobId, nowMs: nowMs))
+            for (jobId, i) in lastOfJob.sorted(by: { $0.value < $1.value }) {
+                if try Self.completeIfFinished(db, jobId: jobId, nowMs: nowMs) { outcomes[i] = .accepted(jobFinished: true) }
+            }
+            return outcomes
         }
+    }
+
+    /// One shard's completion inside a group's transaction (the job's completion is checked by the
+    /// caller once per job): `.accepted(jobFinished: false)` or why the attempt is stale.
+    static func completeShard(_ db: Database, _ c: ShardCompletion, nowMs: UInt64) throws -> CompletionOutcome {
+        if let why = try liveness(db, attemptId: c.attemptId, jobId: c.jobId, index: c.index) { return .stale(reason: why) }
+        let now = Int64(nowMs)
+        let worker = try String.fetchOne(db, sql: "SELECT worker FROM attempts WHERE id = ?", arguments: [Int64(c.attemptId)])
+        try db.execute(sql: "UPDATE attempts SET state = 'succeeded', ended_ms = ? WHERE id = ?",
+                       arguments: [now, Int64(c.attemptId)])
+        try db.execute(sql: """
+            UPDATE attempts SET state = 'lost', ended_ms = ?, reason = 'another attempt finished first'
+            WHERE job_id = ? AND shard_idx = ? AND state = 'running'
+            """, arguments: [now, c.jobId, Int64(c.index)])
+        if let worker {
+            try db.execute(sql: "UPDATE workers SET shards_done = shards_done + 1 WHERE identity = ?", arguments: [worker])
+        }
+        try markDone(db, jobId: c.jobId, index: c.index, counts: c.counts, quarantined: false)
+        return .accepted(jobFinished: false)
     }
 
     /// Marks a shard done with the coordinator's own quarantine record as its output.
@@ -559,10 +602,12 @@ public final class JobStore: @unchecked Sendable {
 
     /// Completes the job when its input is in and no shard is left to run; true when it did.
     static func completeIfFinished(_ db: Database, jobId: String, nowMs: UInt64) throws -> Bool {
-        let open = try Int.fetchOne(db, sql: """
-            SELECT COUNT(*) FROM shards WHERE job_id = ? AND state IN ('queued', 'leased')
-            """, arguments: [jobId]) ?? 0
-        guard open == 0 else { return false }
+        // EXISTS stops at the first open shard; a COUNT would walk every queued shard of the job
+        // on each completion (quadratic over a large job).
+        let open = try Bool.fetchOne(db, sql: """
+            SELECT EXISTS (SELECT 1 FROM shards WHERE state IN ('queued', 'leased') AND job_id = ?)
+            """, arguments: [jobId]) ?? false
+        guard !open else { return false }
         try db.execute(sql: """
             UPDATE jobs SET state = 'completed', finished_ms = ?
             WHERE id = ? AND input_complete = 1 AND state IN ('queued', 'running')

@@ -56,6 +56,8 @@ public final class Scheduler {
     private var readyQueue: [String] = []
     /// Attempt id → worker holding it.
     private var attemptOwner: [UInt64: String] = [:]
+    /// Results taken from workers and not yet committed, in arrival order.
+    private var staged: [ShardResult] = []
 
     public init(store: JobStore, paths: JobPaths, output: OutputWriter, policy: Policy,
                 logger: Logger = Logger(label: "dojo.scheduler")) {
@@ -106,8 +108,22 @@ public final class Scheduler {
     }
 
     /// A shard's result: written as the shard's output when its attempt is live, else dropped.
-    /// The first result of any live attempt wins; the other copies are lost.
+    /// The first result of any live attempt wins; the other copies are lost. (A group of one:
+    /// `stageResult` then `commitResults`.)
     public func result(_ id: String, _ result: ShardResult, nowMs: UInt64) throws -> (ResultDisposition, [SchedulerAction]) {
+        if let dropped = try stageResult(id, result, nowMs: nowMs) { return (dropped, try dispatch(nowMs: nowMs)) }
+        let (dispositions, actions) = try commitResults(nowMs: nowMs)
+        return (dispositions[0], actions)
+    }
+
+    /// Results staged and not yet committed (group commit).
+    public var stagedResultCount: Int { staged.count }
+
+    /// Takes a result into the group the next `commitResults` writes. Its lease ends here (the
+    /// worker holds it no more), but the shard stays leased in the store, so it is done only when
+    /// the group commits, and a crash before that requeues it. Returns `.dropped` at once for a
+    /// result of an attempt this worker does not hold, nil when staged.
+    public func stageResult(_ id: String, _ result: ShardResult, nowMs: UInt64) throws -> ResultDisposition? {
         seen(id, nowMs: nowMs)
         guard attemptOwner[result.attemptId] == id else {
             // Not a lease this worker holds now: expired, lost to a straggler copy, revoked, from
@@ -118,11 +134,34 @@ public final class Scheduler {
             logger.info("result dropped", metadata: ["job": "\(result.jobId)", "shard": "\(result.shardId)",
                                                      "attempt": "\(result.attemptId)", "worker": "\(id)",
                                                      "bytes": "\(result.frame.count)", "reason": "\(reason)"])
-            return (.dropped(reason: reason), try dispatch(nowMs: nowMs))
+            return .dropped(reason: reason)
         }
         release(result.attemptId)
-        let disposition = try output.accept(result, nowMs: nowMs)
-        if case .written(let finished) = disposition {
+        staged.append(result)
+        return nil
+    }
+
+    /// Commits the staged results as one group (files fsynced, one transaction; see
+    /// `OutputWriter.accept`) and dispatches. Dispositions are in staging order. When the group
+    /// cannot be written, its attempts are abandoned so their shards are queued again, and the
+    /// error is thrown.
+    public func commitResults(nowMs: UInt64) throws -> ([ResultDisposition], [SchedulerAction]) {
+        guard !staged.isEmpty else { return ([], try dispatch(nowMs: nowMs)) }
+        let group = staged
+        staged.removeAll(keepingCapacity: true)
+        let dispositions: [ResultDisposition]
+        do {
+            dispositions = try output.accept(group, nowMs: nowMs)
+        } catch {
+            logger.error("result group could not be written; its shards are requeued",
+                         metadata: ["results": "\(group.count)", "error": "\(error)"])
+            for result in group {
+                _ = try store.endAttempt(result.attemptId, as: .abandoned, reason: "output not written: \(error)", nowMs: nowMs)
+            }
+            throw error
+        }
+        for (result, disposition) in zip(group, dispositions) {
+            guard case .written(let finished) = disposition else { continue }
             // Straggler copies still out are lost: forget their leases (their results will be dropped).
             for (attempt, owner) in attemptOwner {
                 if let lease = workers[owner]?.leases[attempt], lease.jobId == result.jobId, lease.shardIndex == result.shardId {
@@ -131,7 +170,7 @@ public final class Scheduler {
             }
             if finished { logJobFinished(result.jobId) }
         }
-        return (disposition, try dispatch(nowMs: nowMs))
+        return (dispositions, try dispatch(nowMs: nowMs))
     }
 
     /// The worker could not run the task on a shard. After the job's `retries` such failures of
@@ -180,6 +219,21 @@ public final class Scheduler {
             }
         }
         return actions + (try dispatch(nowMs: nowMs))
+    }
+
+    /// The earliest time `tick` has something to do: a worker's expiry or heartbeat, a lease's
+    /// deadline or attempt timeout. Nil with no workers. The broker ticks then, so a silent worker
+    /// is dropped when its liveness runs out, not up to a tick period later.
+    public var nextDeadlineMs: UInt64? {
+        var next: UInt64?
+        for worker in workers.values {
+            var due = min(worker.expiryMs, worker.nextHeartbeatMs)
+            for lease in worker.leases.values {
+                due = min(due, lease.deadlineMs, lease.startedMs + policy.attemptTimeoutMs)
+            }
+            next = min(next ?? due, due)
+        }
+        return next
     }
 
     // MARK: - Jobs
