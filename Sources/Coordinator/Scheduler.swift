@@ -272,18 +272,30 @@ public final class Scheduler {
     /// they asked; when nothing is queued, idle workers take straggler copies.
     public func dispatch(nowMs: UInt64) throws -> [SchedulerAction] {
         var actions: [SchedulerAction] = []
+        // With a large fleet most ready workers find nothing queued: ask the store once per call
+        // whether anything is (leasing stragglers queues nothing), and look for straggler copies
+        // only when some lease is old enough to have one.
+        var queueEmpty = false
+        var stragglersPossible: Bool?
         var i = 0
         while i < readyQueue.count {
             let id = readyQueue[i]
             guard let worker = workers[id], worker.credits > 0 else { readyQueue.remove(at: i); continue }
-            if let shard = try store.nextQueuedShard() {
-                actions.append(try lease(shard, to: id, straggler: false, nowMs: nowMs))
-                readyQueue.remove(at: i)
-                if workers[id]!.credits > 0 { readyQueue.append(id) }  // round-robin
-                i = 0
-                continue
+            if !queueEmpty {
+                if let shard = try store.nextQueuedShard() {
+                    actions.append(try lease(shard, to: id, straggler: false, nowMs: nowMs))
+                    readyQueue.remove(at: i)
+                    if workers[id]!.credits > 0 { readyQueue.append(id) }  // round-robin
+                    i = 0
+                    continue
+                }
+                queueEmpty = true
             }
-            if worker.leases.isEmpty, let shard = try stragglerCandidate(for: id, nowMs: nowMs) {
+            if stragglersPossible == nil {
+                let oldest = workers.values.lazy.flatMap { $0.leases.values.lazy.map(\.startedMs) }.min()
+                stragglersPossible = oldest.map { nowMs >= $0 + policy.stragglerMinAgeMs } ?? false
+            }
+            if worker.leases.isEmpty, stragglersPossible == true, let shard = try stragglerCandidate(for: id, nowMs: nowMs) {
                 actions.append(try lease(shard, to: id, straggler: true, nowMs: nowMs))
                 readyQueue.remove(at: i)
                 if workers[id]!.credits > 0 { readyQueue.append(id) }
