@@ -333,13 +333,13 @@ public final class JobStore: @unchecked Sendable {
         // Job by job rather than one join ordered over every queued shard: each step is one seek
         // in shards_by_state, so the cost does not grow with the number of queued shards.
         try db.read { db in
-            let jobs = try String.fetchAll(db, sql: """
+            let jobs = try String.fetchAll(db.cachedStatement(sql: """
                 SELECT id FROM jobs WHERE input_complete = 1 AND state IN ('queued', 'running') ORDER BY priority DESC, seq
-                """)
+                """))
             for id in jobs {
-                if let row = try Row.fetchOne(db, sql: """
+                if let row = try Row.fetchOne(db.cachedStatement(sql: """
                     SELECT * FROM shards WHERE state = 'queued' AND job_id = ? ORDER BY first_line LIMIT 1
-                    """, arguments: [id]) { return ShardRecord(row: row) }
+                    """), arguments: [id]) { return ShardRecord(row: row) }
             }
             return nil
         }
@@ -351,19 +351,19 @@ public final class JobStore: @unchecked Sendable {
                            nowMs: UInt64) throws -> UInt64 {
         try db.write { db in
             let attemptId = try Self.bump(db, "attempt_id", by: 1)
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT INTO attempts (id, job_id, shard_idx, worker, straggler, state, started_ms)
                 VALUES (?, ?, ?, ?, ?, 'running', ?)
-                """, arguments: [attemptId, jobId, Int64(index), worker, straggler, Int64(nowMs)])
-            try db.execute(sql: """
+                """).execute(arguments: [attemptId, jobId, Int64(index), worker, straggler, Int64(nowMs)])
+            try db.cachedStatement(sql: """
                 UPDATE shards SET state = 'leased', attempts = attempts + 1, attempt_id = ?, lease_worker = ?,
                     lease_deadline_ms = ?
                 WHERE job_id = ? AND idx = ? AND state IN ('queued', 'leased')
-                """, arguments: [attemptId, worker, Int64(deadlineMs), jobId, Int64(index)])
+                """).execute(arguments: [attemptId, worker, Int64(deadlineMs), jobId, Int64(index)])
             guard db.changesCount == 1 else { throw JobStoreError.unknownShard(jobId: jobId, index: index) }
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 UPDATE jobs SET state = 'running', started_ms = COALESCE(started_ms, ?) WHERE id = ? AND state = 'queued'
-                """, arguments: [Int64(nowMs), jobId])
+                """).execute(arguments: [Int64(nowMs), jobId])
             return UInt64(attemptId)
         }
     }
@@ -408,15 +408,14 @@ public final class JobStore: @unchecked Sendable {
     static func completeShard(_ db: Database, _ c: ShardCompletion, nowMs: UInt64) throws -> CompletionOutcome {
         if let why = try liveness(db, attemptId: c.attemptId, jobId: c.jobId, index: c.index) { return .stale(reason: why) }
         let now = Int64(nowMs)
-        let worker = try String.fetchOne(db, sql: "SELECT worker FROM attempts WHERE id = ?", arguments: [Int64(c.attemptId)])
-        try db.execute(sql: "UPDATE attempts SET state = 'succeeded', ended_ms = ? WHERE id = ?",
-                       arguments: [now, Int64(c.attemptId)])
-        try db.execute(sql: """
+        let worker = try String.fetchOne(db.cachedStatement(sql: "SELECT worker FROM attempts WHERE id = ?"), arguments: [Int64(c.attemptId)])
+        try db.cachedStatement(sql: "UPDATE attempts SET state = 'succeeded', ended_ms = ? WHERE id = ?").execute(arguments: [now, Int64(c.attemptId)])
+        try db.cachedStatement(sql: """
             UPDATE attempts SET state = 'lost', ended_ms = ?, reason = 'another attempt finished first'
             WHERE job_id = ? AND shard_idx = ? AND state = 'running'
-            """, arguments: [now, c.jobId, Int64(c.index)])
+            """).execute(arguments: [now, c.jobId, Int64(c.index)])
         if let worker {
-            try db.execute(sql: "UPDATE workers SET shards_done = shards_done + 1 WHERE identity = ?", arguments: [worker])
+            try db.cachedStatement(sql: "UPDATE workers SET shards_done = shards_done + 1 WHERE identity = ?").execute(arguments: [worker])
         }
         try markDone(db, jobId: c.jobId, index: c.index, counts: c.counts, quarantined: false)
         return .accepted(jobFinished: false)
@@ -436,23 +435,21 @@ public final class JobStore: @unchecked Sendable {
     public func endAttempt(_ attemptId: UInt64, as state: AttemptState, reason: String, nowMs: UInt64) throws -> ShardRecord? {
         precondition([.expired, .failed, .abandoned].contains(state), "endAttempt ends an attempt without a result")
         return try db.write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM attempts WHERE id = ? AND state = 'running'",
-                                             arguments: [Int64(attemptId)]) else { return nil }
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM attempts WHERE id = ? AND state = 'running'"), arguments: [Int64(attemptId)]) else { return nil }
             let attempt = AttemptRecord(row: row)
-            try db.execute(sql: "UPDATE attempts SET state = ?, ended_ms = ?, reason = ? WHERE id = ?",
-                           arguments: [state.rawValue, Int64(nowMs), reason, Int64(attemptId)])
+            try db.cachedStatement(sql: "UPDATE attempts SET state = ?, ended_ms = ?, reason = ? WHERE id = ?").execute(arguments: [state.rawValue, Int64(nowMs), reason, Int64(attemptId)])
             let crash = state == .expired ? 1 : 0, fail = state == .failed ? 1 : 0
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 UPDATE shards SET crash_count = crash_count + ?, fail_count = fail_count + ? WHERE job_id = ? AND idx = ?
-                """, arguments: [crash, fail, attempt.jobId, Int64(attempt.shardIndex)])
-            let others = try Int.fetchOne(db, sql: """
+                """).execute(arguments: [crash, fail, attempt.jobId, Int64(attempt.shardIndex)])
+            let others = try Int.fetchOne(db.cachedStatement(sql: """
                 SELECT COUNT(*) FROM attempts WHERE job_id = ? AND shard_idx = ? AND state = 'running'
-                """, arguments: [attempt.jobId, Int64(attempt.shardIndex)]) ?? 0
+                """), arguments: [attempt.jobId, Int64(attempt.shardIndex)]) ?? 0
             if others == 0 {
-                try db.execute(sql: """
+                try db.cachedStatement(sql: """
                     UPDATE shards SET state = 'queued', lease_worker = NULL, lease_deadline_ms = NULL
                     WHERE job_id = ? AND idx = ? AND state = 'leased'
-                    """, arguments: [attempt.jobId, Int64(attempt.shardIndex)])
+                    """).execute(arguments: [attempt.jobId, Int64(attempt.shardIndex)])
             }
             return try Self.shard(db, attempt.jobId, attempt.shardIndex)
         }
@@ -506,9 +503,9 @@ public final class JobStore: @unchecked Sendable {
     /// A worker's heartbeat: when it was heard and how fast it goes.
     public func workerSeen(_ identity: String, documentsPerSecond: Double, tokensPerSecond: Double, nowMs: UInt64) throws {
         try db.write { db in
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 UPDATE workers SET last_seen_ms = ?, docs_per_s = ?, tokens_per_s = ? WHERE identity = ?
-                """, arguments: [Int64(nowMs), documentsPerSecond, tokensPerSecond, identity])
+                """).execute(arguments: [Int64(nowMs), documentsPerSecond, tokensPerSecond, identity])
         }
     }
 
@@ -540,21 +537,21 @@ public final class JobStore: @unchecked Sendable {
 
     @discardableResult
     static func bump(_ db: Database, _ name: String, by delta: Int64) throws -> Int64 {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value
-            """, arguments: [name, delta])
-        return try Int64.fetchOne(db, sql: "SELECT value FROM counters WHERE name = ?", arguments: [name]) ?? delta
+            """).execute(arguments: [name, delta])
+        return try Int64.fetchOne(db.cachedStatement(sql: "SELECT value FROM counters WHERE name = ?"), arguments: [name]) ?? delta
     }
 
     static func job(_ db: Database, _ id: String) throws -> JobRecord {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]) else {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM jobs WHERE id = ?"), arguments: [id]) else {
             throw JobStoreError.unknownJob(id)
         }
         return JobRecord(row: row)
     }
 
     static func shard(_ db: Database, _ jobId: String, _ index: UInt32) throws -> ShardRecord? {
-        try Row.fetchOne(db, sql: "SELECT * FROM shards WHERE job_id = ? AND idx = ?", arguments: [jobId, Int64(index)])
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM shards WHERE job_id = ? AND idx = ?"), arguments: [jobId, Int64(index)])
             .map(ShardRecord.init)
     }
 
@@ -568,10 +565,10 @@ public final class JobStore: @unchecked Sendable {
 
     /// Nil when the attempt is live for this shard, else why not.
     static func liveness(_ db: Database, attemptId: UInt64, jobId: String, index: UInt32) throws -> String? {
-        guard let row = try Row.fetchOne(db, sql: """
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: """
             SELECT a.state AS attempt_state, a.job_id, a.shard_idx, s.state AS shard_state
             FROM attempts a LEFT JOIN shards s ON s.job_id = a.job_id AND s.idx = a.shard_idx WHERE a.id = ?
-            """, arguments: [Int64(attemptId)]) else { return "unknown attempt \(attemptId)" }
+            """), arguments: [Int64(attemptId)]) else { return "unknown attempt \(attemptId)" }
         guard row["job_id"] == jobId, row["shard_idx"] == Int64(index) else {
             return "attempt \(attemptId) belongs to another shard"
         }
@@ -583,18 +580,18 @@ public final class JobStore: @unchecked Sendable {
     }
 
     static func markDone(_ db: Database, jobId: String, index: UInt32, counts: ShardCounts, quarantined: Bool) throws {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             UPDATE shards SET state = 'done', lease_worker = NULL, lease_deadline_ms = NULL, done_docs = ?,
                 done_errors = ?, done_tokens = ?, done_bytes_raw = ?, done_bytes_compressed = ?, quarantined = ?
             WHERE job_id = ? AND idx = ? AND state IN ('queued', 'leased')
-            """, arguments: [Int64(counts.documents), Int64(counts.errors), Int64(counts.tokens), Int64(counts.bytesRaw),
+            """).execute(arguments: [Int64(counts.documents), Int64(counts.errors), Int64(counts.tokens), Int64(counts.bytesRaw),
                              Int64(counts.bytesCompressed), quarantined, jobId, Int64(index)])
         guard db.changesCount == 1 else { throw JobStoreError.unknownShard(jobId: jobId, index: index) }
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             UPDATE jobs SET docs_done = docs_done + ?, docs_errors = docs_errors + ?, tokens = tokens + ?,
                 bytes_raw = bytes_raw + ?, bytes_compressed = bytes_compressed + ?
             WHERE id = ?
-            """, arguments: [Int64(counts.documents), Int64(counts.errors), Int64(counts.tokens), Int64(counts.bytesRaw),
+            """).execute(arguments: [Int64(counts.documents), Int64(counts.errors), Int64(counts.tokens), Int64(counts.bytesRaw),
                              Int64(counts.bytesCompressed), jobId])
         try bump(db, "shards_done", by: 1)
         try bump(db, "documents_done", by: Int64(counts.documents))
@@ -604,14 +601,14 @@ public final class JobStore: @unchecked Sendable {
     static func completeIfFinished(_ db: Database, jobId: String, nowMs: UInt64) throws -> Bool {
         // EXISTS stops at the first open shard; a COUNT would walk every queued shard of the job
         // on each completion (quadratic over a large job).
-        let open = try Bool.fetchOne(db, sql: """
+        let open = try Bool.fetchOne(db.cachedStatement(sql: """
             SELECT EXISTS (SELECT 1 FROM shards WHERE state IN ('queued', 'leased') AND job_id = ?)
-            """, arguments: [jobId]) ?? false
+            """), arguments: [jobId]) ?? false
         guard !open else { return false }
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             UPDATE jobs SET state = 'completed', finished_ms = ?
             WHERE id = ? AND input_complete = 1 AND state IN ('queued', 'running')
-            """, arguments: [Int64(nowMs), jobId])
+            """).execute(arguments: [Int64(nowMs), jobId])
         return db.changesCount == 1
     }
 
