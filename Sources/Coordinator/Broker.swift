@@ -27,6 +27,10 @@ public final class Broker {
     /// Specs of recent jobs, so assignments don't read the store each time (bounded).
     private var specCache: [String: Data] = [:]
     private var nextTickMs: UInt64 = 0
+    /// Inside `run`: group commits are pipelined (see `advanceCommits`); `poll` alone commits at once.
+    private var pipelining = false
+    private var inFlight: InFlightGroup?
+    private let writerQueue = DispatchQueue(label: "dojo.coordinator.output")
 
     struct Upload {
         var peer: Data
@@ -55,18 +59,25 @@ public final class Broker {
 
     // MARK: - The loop
 
-    /// Runs until `shouldStop` says so (checked at least once per heartbeat interval).
+    /// Runs until `shouldStop` says so (checked at least once per heartbeat interval). Group
+    /// commits are pipelined here: a group's files are written and fsynced on a thread of their
+    /// own while the loop goes on handing out shards; the group is recorded when they are durable.
     public func run(until shouldStop: () -> Bool) {
+        pipelining = true
+        defer { pipelining = false }
         while !shouldStop() {
             let now = clock.nowMs
-            let wait = nextTickMs > now ? min(nextTickMs - now, policy.heartbeatIntervalMs) : 0
+            var wait = nextTickMs > now ? min(nextTickMs - now, policy.heartbeatIntervalMs) : 0
+            if inFlight != nil { wait = min(wait, 1) }  // look again soon: the group may be durable
             poll(timeoutMs: Int(wait))
         }
+        commitResults()
     }
 
     /// One iteration: waits up to `timeoutMs` for a message, handles it and every message already
-    /// waiting, then, when due, purges expired workers and leases, sends heartbeats and dispatches.
-    /// Tests call it with 0 after each step of a scenario. Returns the messages handled.
+    /// waiting, commits the results among them, then, when due, purges expired workers and leases,
+    /// sends heartbeats and dispatches. Tests call it with 0 after each step of a scenario (outside
+    /// `run` the commit is not pipelined: results are done when it returns). Returns the messages handled.
     @discardableResult
     public func poll(timeoutMs: Int, forceTick: Bool = false) -> Int {
         var handled = 0
@@ -82,7 +93,7 @@ public final class Broker {
         }
         // Results that arrived together are committed together (group commit), once the messages
         // waiting have been read, so the fsyncs and the transaction are shared.
-        commitResults()
+        if pipelining { advanceCommits() } else { commitResults() }
         let now = clock.nowMs
         if forceTick || now >= nextTickMs {
             perform { try scheduler.tick(nowMs: now) }
@@ -162,7 +173,9 @@ public final class Broker {
             } catch {
                 logger.error("scheduler step failed", metadata: ["error": "\(error)"])
             }
-            if scheduler.stagedResultCount >= Self.maxResultGroup { commitResults() }
+            if scheduler.stagedResultCount >= Self.maxResultGroup {
+                if pipelining { advanceCommits() } else { commitResults() }
+            }
         case .shardFailed(let failure):
             guard knownWorker(id, peer, message) else { return }
             logger.warning("shard attempt failed", metadata: ["worker": "\(id)", "job": "\(failure.jobId)",
@@ -213,11 +226,57 @@ public final class Broker {
     /// Most results committed as one group: bounds the time a result waits for its commit.
     static let maxResultGroup = 64
 
-    /// Commits the staged results (see `Scheduler.commitResults`) and carries out what follows.
+    /// Commits every staged result now, the group in flight first (waiting for its files), and
+    /// carries out what follows (see `Scheduler.commitResults`).
     public func commitResults() {
+        if let group = inFlight {
+            group.done.wait()
+            inFlight = nil
+            finish(group)
+        }
         guard scheduler.stagedResultCount > 0 else { return }
         let now = clock.nowMs
         perform { try scheduler.commitResults(nowMs: now).1 }
+    }
+
+    /// Pipelined group commit, never waiting: records the group in flight if its files are
+    /// durable, then starts writing the next group from the staged results.
+    private func advanceCommits() {
+        if let group = inFlight {
+            guard group.done.wait(timeout: .now()) == .success else { return }
+            inFlight = nil
+            finish(group)
+        }
+        guard scheduler.stagedResultCount > 0 else { return }
+        let group: OutputWriter.Group
+        do {
+            guard let g = try scheduler.beginCommit(nowMs: clock.nowMs) else { return }
+            group = g
+        } catch {
+            logger.error("scheduler step failed", metadata: ["error": "\(error)"])
+            return
+        }
+        let flight = InFlightGroup(group: group)
+        let output = self.output
+        writerQueue.async {
+            do { try output.writeOutputs(group.live) } catch { flight.error = error }
+            flight.done.signal()
+        }
+        inFlight = flight
+    }
+
+    private func finish(_ flight: InFlightGroup) {
+        let now = clock.nowMs
+        perform { try scheduler.finishCommit(flight.group, writeError: flight.error, nowMs: now).1 }
+    }
+
+    /// A group whose files are being written on `writerQueue`. `error` is set before `done` is
+    /// signalled and read only after it.
+    final class InFlightGroup: @unchecked Sendable {
+        let group: OutputWriter.Group
+        let done = DispatchSemaphore(value: 0)
+        var error: Error?
+        init(group: OutputWriter.Group) { self.group = group }
     }
 
     /// Runs a scheduler step and carries out what it asks; a failure is logged, never fatal.

@@ -39,6 +39,25 @@ public final class OutputWriter {
     /// are requeued and recomputed (the files written are replaced, never read). Dispositions
     /// come back in the order of `results`; of two results for one shard the first wins.
     public func accept(_ results: [ShardResult], nowMs: UInt64) throws -> [ResultDisposition] {
+        let group = try prepare(results)
+        try writeOutputs(group.live)
+        return try commit(group, nowMs: nowMs)
+    }
+
+    /// A group of results between its phases: liveness checked (`prepare`), files written
+    /// (`writeOutputs(group.live)`, which may run on another thread), then recorded (`commit`).
+    public struct Group: Sendable {
+        /// Every result handed in, in order.
+        public let results: [ShardResult]
+        /// The results whose files must be written: live attempts, first result of each shard.
+        public let live: [ShardResult]
+        let liveIndices: [Int]
+        var dispositions: [ResultDisposition]
+    }
+
+    /// Phase 1 of a group commit: drops the results whose attempts are not live and all but the
+    /// first result of each shard (counted in `results_dropped` and logged).
+    public func prepare(_ results: [ShardResult]) throws -> Group {
         struct Key: Hashable { var job: String; var shard: UInt32 }
         var dispositions = [ResultDisposition](repeating: .written(jobFinished: false), count: results.count)
         var live: [Int] = []
@@ -62,29 +81,32 @@ public final class OutputWriter {
                 live.append(i)
             }
         }
-        guard !live.isEmpty else { return dispositions }
-        try writeOutputs(live.map { results[$0] })
-        let completions = live.map { i -> ShardCompletion in
-            let r = results[i]
-            return ShardCompletion(jobId: r.jobId, index: r.shardId, attemptId: r.attemptId,
-                                   counts: ShardCounts(documents: UInt64(r.documentCount), errors: UInt64(r.errorCount),
-                                                       tokens: r.tokenCount, bytesRaw: r.rawBytes,
-                                                       bytesCompressed: UInt64(r.frame.count)))
+        return Group(results: results, live: live.map { results[$0] }, liveIndices: live, dispositions: dispositions)
+    }
+
+    /// Phase 3 of a group commit, once the live results' files are durable: their shards are
+    /// marked done in one transaction. Returns a disposition per result, in order.
+    public func commit(_ group: Group, nowMs: UInt64) throws -> [ResultDisposition] {
+        var dispositions = group.dispositions
+        let completions = group.live.map { r in
+            ShardCompletion(jobId: r.jobId, index: r.shardId, attemptId: r.attemptId,
+                            counts: ShardCounts(documents: UInt64(r.documentCount), errors: UInt64(r.errorCount),
+                                                tokens: r.tokenCount, bytesRaw: r.rawBytes, bytesCompressed: UInt64(r.frame.count)))
         }
         let outcomes = try store.completeShards(completions, nowMs: nowMs)
-        for (i, outcome) in zip(live, outcomes) {
-            let r = results[i]
+        for (i, outcome) in zip(group.liveIndices, outcomes) {
+            let r = group.results[i]
             switch outcome {
             case .accepted(let finished):
                 logger.debug("shard written", metadata: ["job": "\(r.jobId)", "shard": "\(r.shardId)", "attempt": "\(r.attemptId)",
                                                          "docs": "\(r.documentCount)", "bytes": "\(r.frame.count)",
-                                                         "group": "\(live.count)"])
+                                                         "group": "\(group.live.count)"])
                 dispositions[i] = .written(jobFinished: finished)
             case .stale(let reason):
-                // Cannot happen while one loop owns the store (liveness was checked above); the file
-                // written is a complete output of this shard either way.
-                logger.warning("result turned stale while written", metadata: ["job": "\(r.jobId)", "shard": "\(r.shardId)",
-                                                                               "reason": "\(reason)"])
+                // The attempt ended while its file was written (its job was cancelled, say): the
+                // file is a complete output of the shard but is never read; the shard is not done.
+                logger.info("result turned stale while written", metadata: ["job": "\(r.jobId)", "shard": "\(r.shardId)",
+                                                                            "reason": "\(reason)"])
                 dispositions[i] = .dropped(reason: reason)
             }
         }
@@ -95,6 +117,7 @@ public final class OutputWriter {
     /// shards' output files, nothing recorded in the store. (`accept` runs it; tests run it alone
     /// to stand for a coordinator killed between the files and the commit.)
     public func writeOutputs(_ results: [ShardResult]) throws {
+        guard !results.isEmpty else { return }
         try Self.writeDurably(results.map { (data: $0.frame, url: paths.output($0.jobId, shard: $0.shardId), tag: $0.attemptId) })
     }
 

@@ -146,21 +146,40 @@ public final class Scheduler {
     /// cannot be written, its attempts are abandoned so their shards are queued again, and the
     /// error is thrown.
     public func commitResults(nowMs: UInt64) throws -> ([ResultDisposition], [SchedulerAction]) {
-        guard !staged.isEmpty else { return ([], try dispatch(nowMs: nowMs)) }
-        let group = staged
+        guard let group = try beginCommit(nowMs: nowMs) else { return ([], try dispatch(nowMs: nowMs)) }
+        var writeError: Error?
+        do { try output.writeOutputs(group.live) } catch { writeError = error }
+        return try finishCommit(group, writeError: writeError, nowMs: nowMs)
+    }
+
+    /// Starts a group commit of the staged results: checks them (`OutputWriter.prepare`) and
+    /// returns the group whose `live` results' files must be written next, on any thread, before
+    /// `finishCommit`. Nil when nothing is staged. Until then the shards stay leased in the store.
+    public func beginCommit(nowMs: UInt64) throws -> OutputWriter.Group? {
+        guard !staged.isEmpty else { return nil }
+        let results = staged
         staged.removeAll(keepingCapacity: true)
-        let dispositions: [ResultDisposition]
-        do {
-            dispositions = try output.accept(group, nowMs: nowMs)
-        } catch {
-            logger.error("result group could not be written; its shards are requeued",
-                         metadata: ["results": "\(group.count)", "error": "\(error)"])
-            for result in group {
-                _ = try store.endAttempt(result.attemptId, as: .abandoned, reason: "output not written: \(error)", nowMs: nowMs)
-            }
+        do { return try output.prepare(results) } catch {
+            try abandon(results, because: error, nowMs: nowMs)
             throw error
         }
-        for (result, disposition) in zip(group, dispositions) {
+    }
+
+    /// Ends a group commit once its files are written (or failed with `writeError`): the shards
+    /// are marked done in one transaction, straggler copies of them forgotten, and the queue
+    /// dispatched. A group that could not be written or recorded is abandoned (requeued) and the
+    /// error thrown.
+    public func finishCommit(_ group: OutputWriter.Group, writeError: Error?, nowMs: UInt64) throws
+        -> ([ResultDisposition], [SchedulerAction]) {
+        let dispositions: [ResultDisposition]
+        do {
+            if let writeError { throw writeError }
+            dispositions = try output.commit(group, nowMs: nowMs)
+        } catch {
+            try abandon(group.live, because: error, nowMs: nowMs)
+            throw error
+        }
+        for (result, disposition) in zip(group.results, dispositions) {
             guard case .written(let finished) = disposition else { continue }
             // Straggler copies still out are lost: forget their leases (their results will be dropped).
             for (attempt, owner) in attemptOwner {
@@ -171,6 +190,15 @@ public final class Scheduler {
             if finished { logJobFinished(result.jobId) }
         }
         return (dispositions, try dispatch(nowMs: nowMs))
+    }
+
+    private func abandon(_ results: [ShardResult], because error: Error, nowMs: UInt64) throws {
+        logger.error("result group could not be written; its shards are requeued",
+                     metadata: ["results": "\(results.count)", "error": "\(error)"])
+        for result in results {
+            _ = try store.endAttempt(result.attemptId, as: .abandoned, reason: "output not written: \(error)",
+                                     nowMs: nowMs)
+        }
     }
 
     /// The worker could not run the task on a shard. After the job's `retries` such failures of

@@ -120,5 +120,49 @@ final class FleetTests: XCTestCase {
         XCTAssertEqual(states.filter { $0 == .leased }.count, 6)
     }
 
+    /// In `run` group commits are pipelined (files written on another thread), yet a result is
+    /// never reported before it is committed, and any request that follows a result sees it done:
+    /// the status asked right after the last result says the job completed, with every document.
+    func testRequestAfterAResultSeesItCommittedWhileCommitsArePipelined() throws {
+        let dir = try makeDataDirectory(self)
+        let router = InMemoryRouter()
+        let broker = try Broker(transport: router, dataDirectory: dir)
+        let client = CoordinatorClient(transport: router.connect(routingId: Data("cli".utf8)), timeoutMs: 10_000)
+        let worker = router.connect(routingId: Data("worker".utf8))
+        let stop = StopFlag()
+        let loop = Thread { broker.run(until: { stop.isSet }) }
+        loop.start()
+        defer { stop.set(); while loop.isExecuting { usleep(1_000) } }
+
+        let input = makeInput(count: 300, lineBytes: 40)
+        var offset = 0
+        let submitted = try client.submit(spec: Data(#"{"task":"noop","shard_size":10}"#.utf8), name: "pipelined", nextChunk: { max in
+            guard offset < input.count else { return nil }
+            let end = min(input.count, offset + max)
+            defer { offset = end }
+            return input.subdata(in: offset..<end)
+        })
+        XCTAssertEqual(submitted.shardCount, 30)
+        try worker.send(.hello(Hello(workerName: "w", threads: 1)))
+        try worker.send(.ready(credits: 4))
+        var answered = 0
+        while answered < 30 {
+            guard let frames = try worker.receive(timeoutMs: 10_000) else { return XCTFail("no assignment after \(answered)") }
+            guard case .assign(let a) = try Message.decode(frames: frames) else { continue }
+            let docs = try LZ4Frame.decompress(a.documents, maxOutputBytes: 1 << 20)
+            try worker.send(.result(ShardResult(jobId: a.jobId, shardId: a.shardId, attemptId: a.attemptId,
+                                                documentCount: a.documentCount, errorCount: 0, tokenCount: 0,
+                                                rawBytes: UInt64(docs.count), frame: a.documents)))
+            answered += 1
+            if answered < 30 { try worker.send(.ready(credits: 1)) }
+        }
+        let status = try XCTUnwrap(client.status(jobId: submitted.jobId).first)
+        XCTAssertEqual(status.state, "completed")
+        XCTAssertEqual(status.documentsDone, 300)
+        var output = Data()
+        XCTAssertEqual(try client.results(jobId: submitted.jobId) { output += $0 }, ResultsSummary(shards: 30, pending: 0, bytes: UInt64(input.count)))
+        XCTAssertEqual(output, input)
+    }
+
     private func hex(_ s: String) -> String { s.utf8.map { String(format: "%02x", $0) }.joined() }
 }
