@@ -117,8 +117,8 @@ struct ClusterBench: ParsableCommand {
             CPUSplit(coordinator: cpuSeconds(processes[0].processIdentifier),
                      workers: processes.dropFirst().reduce(0) { $0 + cpuSeconds($1.processIdentifier) })
         }
-        let before = split()
         let submitted = try client.submit(spec: spec.jsonData(), name: "bench", input: input)
+        let before = split()
         let start = Date()
         try waitDone(client, submitted.jobId)
         let seconds = Date().timeIntervalSince(start)
