@@ -3,6 +3,11 @@
 // scheduler (workers) or to the job handlers (clients); then expired workers are purged, their
 // shards requeued, and due heartbeats sent. A malformed, wrong-version or unexpected message gets
 // an error reply and a log line, never a crash.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Foundation
 import Logging
 import Wire
@@ -26,6 +31,8 @@ public final class Broker {
     private var uploads: [UInt64: Upload] = [:]
     /// Specs of recent jobs, so assignments don't read the store each time (bounded).
     private var specCache: [String: Data] = [:]
+    /// Open input files of recent jobs, by job id (see `inputDescriptor`).
+    private var inputFiles: [String: Int32] = [:]
     private var nextTickMs: UInt64 = 0
     /// Inside `run`: group commits are pipelined (see `advanceCommits`); `poll` alone commits at once.
     private var pipelining = false
@@ -56,6 +63,8 @@ public final class Broker {
                                                            "resumed_jobs": "\(r.resumedJobs.count)",
                                                            "failed_uploads": "\(r.failedUploads.count)"])
     }
+
+    deinit { for fd in inputFiles.values { close(fd) } }
 
     // MARK: - The loop
 
@@ -298,7 +307,7 @@ public final class Broker {
         case .assign(let worker, let lease):
             guard let peer = workerPeers[worker] else { return }
             do {
-                let raw = try ShardReader.read(lease.cut, jobId: lease.jobId, paths: paths)
+                let raw = try ShardReader.read(lease.cut, fd: try inputDescriptor(lease.jobId), path: paths.input(lease.jobId).path)
                 let documents = try LZ4Frame.compress(ShardReader.payload(raw, cut: lease.cut))
                 let assignment = Assignment(jobId: lease.jobId, shardId: lease.shardIndex, attemptId: lease.attemptId,
                                             leaseDeadlineMs: lease.deadlineMs, taskSpec: try spec(of: lease.jobId),
@@ -315,6 +324,20 @@ public final class Broker {
                 perform { try scheduler.fail(jobId: lease.jobId, error: "cannot read the job's spool: \(error)", nowMs: now) }
             }
         }
+    }
+
+    /// The job's spooled input, opened once for all its assignments (a few recent jobs stay open).
+    private func inputDescriptor(_ jobId: String) throws -> Int32 {
+        if let fd = inputFiles[jobId] { return fd }
+        let path = paths.input(jobId).path
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw SpoolError.io(path: path, what: "cannot open: \(String(cString: strerror(errno)))") }
+        if inputFiles.count >= 16 {
+            for descriptor in inputFiles.values { close(descriptor) }
+            inputFiles.removeAll()
+        }
+        inputFiles[jobId] = fd
+        return fd
     }
 
     private func spec(of jobId: String) throws -> Data {

@@ -368,6 +368,11 @@ public final class JobStore: @unchecked Sendable {
         }
     }
 
+    /// `isLive` for several attempts in one read transaction: per attempt, nil when live, else why not.
+    public func liveness(of attempts: [(attemptId: UInt64, jobId: String, index: UInt32)]) throws -> [String?] {
+        try db.read { db in try attempts.map { try Self.liveness(db, attemptId: $0.attemptId, jobId: $0.jobId, index: $0.index) } }
+    }
+
     /// Whether a result of this attempt would be accepted now: the attempt is running, belongs to
     /// this shard, and the shard is leased. The output writer asks before it writes anything.
     public func isLive(attemptId: UInt64, jobId: String, index: UInt32) throws -> Bool {

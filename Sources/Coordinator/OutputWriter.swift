@@ -62,11 +62,12 @@ public final class OutputWriter {
         var dispositions = [ResultDisposition](repeating: .written(jobFinished: false), count: results.count)
         var live: [Int] = []
         var taken = Set<Key>()
+        let liveness = try store.liveness(of: results.map { ($0.attemptId, $0.jobId, $0.shardId) })
         for (i, result) in results.enumerated() {
             let reason: String?
             if !taken.insert(Key(job: result.jobId, shard: result.shardId)).inserted {
                 reason = "another result of shard \(result.shardId) came first"
-            } else if try !store.isLive(attemptId: result.attemptId, jobId: result.jobId, index: result.shardId) {
+            } else if liveness[i] != nil {
                 reason = try staleReason(result)
             } else {
                 reason = nil

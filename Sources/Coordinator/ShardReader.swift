@@ -18,6 +18,27 @@ public enum ShardReader {
         } catch let e as SpoolError { throw e } catch { throw SpoolError.io(path: path, what: "\(error)") }
     }
 
+    /// The bytes of a shard's range read with pread from the job's input already open as `fd`
+    /// (the broker keeps it open across assignments: no open, seek and close per shard).
+    public static func read(_ cut: ShardCut, fd: Int32, path: String) throws -> Data {
+        var data = Data(count: Int(cut.byteLength))
+        let got = data.withUnsafeMutableBytes { (raw: UnsafeMutableRawBufferPointer) -> Int in
+            var done = 0
+            while done < raw.count {
+                let n = pread(fd, raw.baseAddress! + done, raw.count - done, off_t(cut.byteOffset) + off_t(done))
+                if n < 0 { if errno == EINTR { continue }; return -1 }
+                if n == 0 { break }
+                done += n
+            }
+            return done
+        }
+        guard got == Int(cut.byteLength) else {
+            throw SpoolError.io(path: path, what: got < 0 ? "read failed: \(String(cString: strerror(errno)))"
+                                                          : "short read: \(got) of \(cut.byteLength) bytes at \(cut.byteOffset)")
+        }
+        return data
+    }
+
     /// The documents (non-blank lines) of a shard's bytes, with their input line numbers.
     public static func documents(in raw: Data, cut: ShardCut) -> [SpooledDocument] {
         var docs: [SpooledDocument] = []
