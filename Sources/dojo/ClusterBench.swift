@@ -12,6 +12,7 @@ struct ClusterBench: ParsableCommand {
     @Option(help: "Documents in the embed job (MiniLM, sentences from the reference file); 0 skips it.") var embedDocs = 2_048
     @Option(help: "Documents in the no-op job.") var noopDocs = 500_000
     @Option(help: "Workers for the no-op job.") var noopWorkers = 2
+    @Option(help: "Documents per shard in the no-op job.") var noopShardSize = 256
     @Option(help: "Sentences file for the embed job.") var input: String?
 
     func run() throws {
@@ -34,10 +35,10 @@ struct ClusterBench: ParsableCommand {
         let noopInput = work.appendingPathComponent("noop.jsonl")
         try writeNoopInput(noopInput, count: noopDocs)
         var cpu = CPUSplit()
-        let noop = try measure(spec: DomainTasks.JobSpec(task: "noop", shardSize: 256), input: noopInput,
+        let noop = try measure(spec: DomainTasks.JobSpec(task: "noop", shardSize: noopShardSize), input: noopInput,
                                workers: noopWorkers, threads: 1, in: work.appendingPathComponent("n"), cpu: &cpu)
-        print(String(format: "  no-op, shards of 256, %d workers: %8.0f docs/s", noopWorkers, noop))
-        let shards = Double((noopDocs + 255) / 256)
+        print(String(format: "  no-op, shards of %d, %d workers: %8.0f docs/s", noopShardSize, noopWorkers, noop))
+        let shards = Double((noopDocs + noopShardSize - 1) / noopShardSize)
         print(String(format: "    CPU: coordinator %.0f ms per 1,000 shards, workers %.2f µs per document",
                      cpu.coordinator * 1000 / shards * 1000, cpu.workers * 1e6 / Double(noopDocs)))
     }
