@@ -330,19 +330,32 @@ public final class JobStore: @unchecked Sendable {
 
     /// The next shard to issue: highest job priority first, then submission order, then input order.
     public func nextQueuedShard() throws -> ShardRecord? {
+        try db.read { db in try Self.nextQueuedShard(db) }
+    }
+
+    /// `nextQueuedShard` and `leaseShard` in one transaction (one per assignment, not two):
+    /// the shard leased and its new attempt id, or nil when nothing is queued.
+    public func leaseNextQueuedShard(worker: String, deadlineMs: UInt64, nowMs: UInt64) throws -> (ShardRecord, UInt64)? {
+        try db.write { db in
+            guard let shard = try Self.nextQueuedShard(db) else { return nil }
+            let attempt = try Self.leaseShard(db, jobId: shard.jobId, index: shard.index, worker: worker, deadlineMs: deadlineMs,
+                                              straggler: false, nowMs: nowMs)
+            return (shard, attempt)
+        }
+    }
+
+    static func nextQueuedShard(_ db: Database) throws -> ShardRecord? {
         // Job by job rather than one join ordered over every queued shard: each step is one seek
         // in shards_by_state, so the cost does not grow with the number of queued shards.
-        try db.read { db in
-            let jobs = try String.fetchAll(db.cachedStatement(sql: """
-                SELECT id FROM jobs WHERE input_complete = 1 AND state IN ('queued', 'running') ORDER BY priority DESC, seq
-                """))
-            for id in jobs {
-                if let row = try Row.fetchOne(db.cachedStatement(sql: """
-                    SELECT * FROM shards WHERE state = 'queued' AND job_id = ? ORDER BY first_line LIMIT 1
-                    """), arguments: [id]) { return ShardRecord(row: row) }
-            }
-            return nil
+        let jobs = try String.fetchAll(db.cachedStatement(sql: """
+            SELECT id FROM jobs WHERE input_complete = 1 AND state IN ('queued', 'running') ORDER BY priority DESC, seq
+            """))
+        for id in jobs {
+            if let row = try Row.fetchOne(db.cachedStatement(sql: """
+                SELECT * FROM shards WHERE state = 'queued' AND job_id = ? ORDER BY first_line LIMIT 1
+                """), arguments: [id]) { return ShardRecord(row: row) }
         }
+        return nil
     }
 
     /// Leases a shard to a worker under a new attempt id (a straggler copy leaves the shard's
@@ -350,22 +363,28 @@ public final class JobStore: @unchecked Sendable {
     public func leaseShard(jobId: String, index: UInt32, worker: String, deadlineMs: UInt64, straggler: Bool,
                            nowMs: UInt64) throws -> UInt64 {
         try db.write { db in
-            let attemptId = try Self.bump(db, "attempt_id", by: 1)
-            try db.cachedStatement(sql: """
-                INSERT INTO attempts (id, job_id, shard_idx, worker, straggler, state, started_ms)
-                VALUES (?, ?, ?, ?, ?, 'running', ?)
-                """).execute(arguments: [attemptId, jobId, Int64(index), worker, straggler, Int64(nowMs)])
-            try db.cachedStatement(sql: """
-                UPDATE shards SET state = 'leased', attempts = attempts + 1, attempt_id = ?, lease_worker = ?,
-                    lease_deadline_ms = ?
-                WHERE job_id = ? AND idx = ? AND state IN ('queued', 'leased')
-                """).execute(arguments: [attemptId, worker, Int64(deadlineMs), jobId, Int64(index)])
-            guard db.changesCount == 1 else { throw JobStoreError.unknownShard(jobId: jobId, index: index) }
-            try db.cachedStatement(sql: """
-                UPDATE jobs SET state = 'running', started_ms = COALESCE(started_ms, ?) WHERE id = ? AND state = 'queued'
-                """).execute(arguments: [Int64(nowMs), jobId])
-            return UInt64(attemptId)
+            try Self.leaseShard(db, jobId: jobId, index: index, worker: worker, deadlineMs: deadlineMs, straggler: straggler,
+                                nowMs: nowMs)
         }
+    }
+
+    static func leaseShard(_ db: Database, jobId: String, index: UInt32, worker: String, deadlineMs: UInt64, straggler: Bool,
+                           nowMs: UInt64) throws -> UInt64 {
+        let attemptId = try Self.bump(db, "attempt_id", by: 1)
+        try db.cachedStatement(sql: """
+            INSERT INTO attempts (id, job_id, shard_idx, worker, straggler, state, started_ms)
+            VALUES (?, ?, ?, ?, ?, 'running', ?)
+            """).execute(arguments: [attemptId, jobId, Int64(index), worker, straggler, Int64(nowMs)])
+        try db.cachedStatement(sql: """
+            UPDATE shards SET state = 'leased', attempts = attempts + 1, attempt_id = ?, lease_worker = ?,
+                lease_deadline_ms = ?
+            WHERE job_id = ? AND idx = ? AND state IN ('queued', 'leased')
+            """).execute(arguments: [attemptId, worker, Int64(deadlineMs), jobId, Int64(index)])
+        guard db.changesCount == 1 else { throw JobStoreError.unknownShard(jobId: jobId, index: index) }
+        try db.cachedStatement(sql: """
+            UPDATE jobs SET state = 'running', started_ms = COALESCE(started_ms, ?) WHERE id = ? AND state = 'queued'
+            """).execute(arguments: [Int64(nowMs), jobId])
+        return UInt64(attemptId)
     }
 
     /// `isLive` for several attempts in one read transaction: per attempt, nil when live, else why not.

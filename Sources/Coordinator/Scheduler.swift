@@ -310,8 +310,8 @@ public final class Scheduler {
             let id = readyQueue[i]
             guard let worker = workers[id], worker.credits > 0 else { readyQueue.remove(at: i); continue }
             if !queueEmpty {
-                if let shard = try store.nextQueuedShard() {
-                    actions.append(try lease(shard, to: id, straggler: false, nowMs: nowMs))
+                if let action = try leaseNextQueued(to: id, nowMs: nowMs) {
+                    actions.append(action)
                     readyQueue.remove(at: i)
                     if workers[id]!.credits > 0 { readyQueue.append(id) }  // round-robin
                     i = 0
@@ -338,6 +338,21 @@ public final class Scheduler {
         let deadline = nowMs + policy.leaseDurationMs
         let attempt = try store.leaseShard(jobId: shard.jobId, index: shard.index, worker: id, deadlineMs: deadline,
                                            straggler: straggler, nowMs: nowMs)
+        return try record(shard, attempt: attempt, to: id, straggler: straggler, deadlineMs: deadline, nowMs: nowMs)
+    }
+
+    /// The next queued shard leased to `id` (one store transaction), or nil when nothing is queued.
+    private func leaseNextQueued(to id: String, nowMs: UInt64) throws -> SchedulerAction? {
+        let deadline = nowMs + policy.leaseDurationMs
+        guard let (shard, attempt) = try store.leaseNextQueuedShard(worker: id, deadlineMs: deadline, nowMs: nowMs) else {
+            return nil
+        }
+        return try record(shard, attempt: attempt, to: id, straggler: false, deadlineMs: deadline, nowMs: nowMs)
+    }
+
+    /// Books a lease the store granted: the worker's credit, its lease, the attempt's owner.
+    private func record(_ shard: ShardRecord, attempt: UInt64, to id: String, straggler: Bool, deadlineMs deadline: UInt64,
+                        nowMs: UInt64) throws -> SchedulerAction {
         let lease = Lease(jobId: shard.jobId, shardIndex: shard.index, attemptId: attempt, startedMs: nowMs,
                           deadlineMs: deadline, cut: shard.cut, straggler: straggler)
         workers[id]!.credits -= 1
