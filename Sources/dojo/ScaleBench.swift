@@ -31,7 +31,7 @@ struct ScaleBench: ParsableCommand {
               + "simulated clock (\(ProcessInfo.processInfo.activeProcessorCount) cores)")
 
         let cpu = try measureCPU(in: work.appendingPathComponent("cpu"))
-        print(String(format: "  coordinator CPU per 1,000 shards: %7.0f ms   (%d shards of %d docs; %.0f shards/s, %.0f docs/s wall)",
+        print(String(format: "  coordinator CPU per 1,000 shards: %7.0f ms   (%d shards of %d docs; %.0f shards/s, %.0f docs/s wall)   target: none set",
                      cpu.cpuMsPerThousand, cpu.shards, shardSize, cpu.shardsPerSecond, cpu.shardsPerSecond * Double(shardSize)))
 
         let requeue = try measureRequeue(in: work.appendingPathComponent("requeue"), policy: policy)
