@@ -3,6 +3,11 @@
 // scheduler (workers) or to the job handlers (clients); then expired workers are purged, their
 // shards requeued, and due heartbeats sent. A malformed, wrong-version or unexpected message gets
 // an error reply and a log line, never a crash.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Foundation
 import Logging
 import Wire
@@ -30,7 +35,13 @@ public final class Broker {
     private var uploads: [UInt64: Upload] = [:]
     /// Specs of recent jobs, so assignments don't read the store each time (bounded).
     private var specCache: [String: Data] = [:]
+    /// Open input files of recent jobs, by job id (see `inputDescriptor`).
+    private var inputFiles: [String: Int32] = [:]
     private var nextTickMs: UInt64 = 0
+    /// Inside `run`: group commits are pipelined (see `advanceCommits`); `poll` alone commits at once.
+    private var pipelining = false
+    private var inFlight: InFlightGroup?
+    private let writerQueue = DispatchQueue(label: "dojo.coordinator.output")
 
     struct Upload {
         var peer: Data
@@ -61,20 +72,29 @@ public final class Broker {
                                                            "failed_uploads": "\(r.failedUploads.count)"])
     }
 
+    deinit { for fd in inputFiles.values { close(fd) } }
+
     // MARK: - The loop
 
-    /// Runs until `shouldStop` says so (checked at least once per heartbeat interval).
+    /// Runs until `shouldStop` says so (checked at least once per heartbeat interval). Group
+    /// commits are pipelined here: a group's files are written and fsynced on a thread of their
+    /// own while the loop goes on handing out shards; the group is recorded when they are durable.
     public func run(until shouldStop: () -> Bool) {
+        pipelining = true
+        defer { pipelining = false }
         while !shouldStop() {
             let now = clock.nowMs
-            let wait = nextTickMs > now ? min(nextTickMs - now, policy.heartbeatIntervalMs) : 0
+            var wait = nextTickMs > now ? min(nextTickMs - now, policy.heartbeatIntervalMs) : 0
+            if inFlight != nil { wait = min(wait, 1) }  // look again soon: the group may be durable
             poll(timeoutMs: Int(wait))
         }
+        commitResults()
     }
 
     /// One iteration: waits up to `timeoutMs` for a message, handles it and every message already
-    /// waiting, then, when due, purges expired workers and leases, sends heartbeats and dispatches.
-    /// Tests call it with 0 after each step of a scenario. Returns the messages handled.
+    /// waiting, commits the results among them, then, when due, purges expired workers and leases,
+    /// sends heartbeats and dispatches. Tests call it with 0 after each step of a scenario (outside
+    /// `run` the commit is not pipelined: results are done when it returns). Returns the messages handled.
     @discardableResult
     public func poll(timeoutMs: Int, forceTick: Bool = false) -> Int {
         var handled = 0
@@ -88,10 +108,15 @@ public final class Broker {
         } catch {
             logger.error("transport receive failed", metadata: ["error": "\(error)"])
         }
+        // Results that arrived together are committed together (group commit), once the messages
+        // waiting have been read, so the fsyncs and the transaction are shared.
+        if pipelining { advanceCommits() } else { commitResults() }
         let now = clock.nowMs
         if forceTick || now >= nextTickMs {
-            nextTickMs = now + max(1, policy.heartbeatIntervalMs / 2)
             perform { try scheduler.tick(nowMs: now) }
+            // Tick at least every half interval, and exactly when a worker or lease runs out.
+            nextTickMs = now + max(1, policy.heartbeatIntervalMs / 2)
+            if let due = scheduler.nextDeadlineMs { nextTickMs = max(now + 1, min(nextTickMs, due)) }
             workerPeers = workerPeers.filter { scheduler.isKnown($0.key) }
             purgeIdleUploads(nowMs: now)
         }
@@ -115,6 +140,12 @@ public final class Broker {
             return
         }
         let now = clock.nowMs
+        // Staged results commit before anything that could see or change their shards (status,
+        // results, cancel, a worker leaving); results, credits and heartbeats may pass them.
+        switch message {
+        case .result, .ready, .heartbeat, .workerHeartbeat: break
+        default: commitResults()
+        }
         do {
             try dispatch(message, from: peer, nowMs: now)
         } catch let error as JobStoreError {
@@ -153,7 +184,16 @@ public final class Broker {
             scheduler.seen(id, nowMs: now)
         case .result(let result):
             guard knownWorker(id, peer, message) else { return }
-            perform { try scheduler.result(id, result, nowMs: now).1 }
+            do {
+                if try scheduler.stageResult(id, result, nowMs: now) != nil {
+                    perform { try scheduler.dispatch(nowMs: now) }
+                }
+            } catch {
+                logger.error("scheduler step failed", metadata: ["error": "\(error)"])
+            }
+            if scheduler.stagedResultCount >= Self.maxResultGroup {
+                if pipelining { advanceCommits() } else { commitResults() }
+            }
         case .shardFailed(let failure):
             guard knownWorker(id, peer, message) else { return }
             scheduler.logger(forWorker: id).warning("shard attempt failed", metadata: [
@@ -202,6 +242,62 @@ public final class Broker {
 
     // MARK: - Actions
 
+    /// Most results committed as one group: bounds the time a result waits for its commit.
+    static let maxResultGroup = 64
+
+    /// Commits every staged result now, the group in flight first (waiting for its files), and
+    /// carries out what follows (see `Scheduler.commitResults`).
+    public func commitResults() {
+        if let group = inFlight {
+            group.done.wait()
+            inFlight = nil
+            finish(group)
+        }
+        guard scheduler.stagedResultCount > 0 else { return }
+        let now = clock.nowMs
+        perform { try scheduler.commitResults(nowMs: now).1 }
+    }
+
+    /// Pipelined group commit, never waiting: records the group in flight if its files are
+    /// durable, then starts writing the next group from the staged results.
+    private func advanceCommits() {
+        if let group = inFlight {
+            guard group.done.wait(timeout: .now()) == .success else { return }
+            inFlight = nil
+            finish(group)
+        }
+        guard scheduler.stagedResultCount > 0 else { return }
+        let group: OutputWriter.Group
+        do {
+            guard let g = try scheduler.beginCommit(nowMs: clock.nowMs) else { return }
+            group = g
+        } catch {
+            logger.error("scheduler step failed", metadata: ["error": "\(error)"])
+            return
+        }
+        let flight = InFlightGroup(group: group)
+        let output = self.output
+        writerQueue.async {
+            do { try output.writeOutputs(group.live) } catch { flight.error = error }
+            flight.done.signal()
+        }
+        inFlight = flight
+    }
+
+    private func finish(_ flight: InFlightGroup) {
+        let now = clock.nowMs
+        perform { try scheduler.finishCommit(flight.group, writeError: flight.error, nowMs: now).1 }
+    }
+
+    /// A group whose files are being written on `writerQueue`. `error` is set before `done` is
+    /// signalled and read only after it.
+    final class InFlightGroup: @unchecked Sendable {
+        let group: OutputWriter.Group
+        let done = DispatchSemaphore(value: 0)
+        var error: Error?
+        init(group: OutputWriter.Group) { self.group = group }
+    }
+
     /// Runs a scheduler step and carries out what it asks; a failure is logged, never fatal.
     private func perform(_ step: () throws -> [SchedulerAction]) {
         let actions: [SchedulerAction]
@@ -223,7 +319,7 @@ public final class Broker {
         case .assign(let worker, let lease):
             guard let peer = workerPeers[worker] else { return }
             do {
-                let raw = try ShardReader.read(lease.cut, jobId: lease.jobId, paths: paths)
+                let raw = try ShardReader.read(lease.cut, fd: try inputDescriptor(lease.jobId), path: paths.input(lease.jobId).path)
                 let documents = try LZ4Frame.compress(ShardReader.payload(raw, cut: lease.cut))
                 let assignment = Assignment(jobId: lease.jobId, shardId: lease.shardIndex, attemptId: lease.attemptId,
                                             leaseDeadlineMs: lease.deadlineMs, taskSpec: try spec(of: lease.jobId),
@@ -241,6 +337,20 @@ public final class Broker {
                 perform { try scheduler.fail(jobId: lease.jobId, error: "cannot read the job's spool: \(error)", nowMs: now) }
             }
         }
+    }
+
+    /// The job's spooled input, opened once for all its assignments (a few recent jobs stay open).
+    private func inputDescriptor(_ jobId: String) throws -> Int32 {
+        if let fd = inputFiles[jobId] { return fd }
+        let path = paths.input(jobId).path
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw SpoolError.io(path: path, what: "cannot open: \(String(cString: strerror(errno)))") }
+        if inputFiles.count >= 16 {
+            for descriptor in inputFiles.values { close(descriptor) }
+            inputFiles.removeAll()
+        }
+        inputFiles[jobId] = fd
+        return fd
     }
 
     private func spec(of jobId: String) throws -> Data {
@@ -368,4 +478,11 @@ public final class Broker {
 }
 
 /// Lowercase hex of a routing id: how workers are named in the store and in logs.
-func hex(_ data: Data) -> String { data.map { String(format: "%02x", $0) }.joined() }
+func hex(_ data: Data) -> String {
+    // Called for every message: a table lookup, not String(format:) per byte.
+    let digits: [UInt8] = Array("0123456789abcdef".utf8)
+    var out = [UInt8]()
+    out.reserveCapacity(data.count * 2)
+    for byte in data { out.append(digits[Int(byte >> 4)]); out.append(digits[Int(byte & 0x0F)]) }
+    return String(decoding: out, as: UTF8.self)
+}

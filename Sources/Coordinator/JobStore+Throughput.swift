@@ -98,16 +98,16 @@ extension JobStore {
     /// Inside the transaction that marks a shard done: adds its counts to the current bucket.
     static func recordThroughput(_ db: Database, jobId: String, counts: ShardCounts, wallMs: UInt64) throws {
         let bucket = wallMs - wallMs % throughputBucketMs
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO throughput (job_id, bucket_ms, documents, errors, tokens) VALUES (?, ?, ?, ?, ?)
             ON CONFLICT(job_id, bucket_ms) DO UPDATE SET documents = documents + excluded.documents,
                 errors = errors + excluded.errors, tokens = tokens + excluded.tokens
-            """, arguments: [jobId, Int64(bucket), Int64(counts.documents), Int64(counts.errors), Int64(counts.tokens)])
+            """).execute(arguments: [jobId, Int64(bucket), Int64(counts.documents), Int64(counts.errors), Int64(counts.tokens)])
         // A job first seen here (started before the samples existed) starts with its first sample.
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO job_times (job_id, started_wall_ms, last_done_wall_ms) VALUES (?, ?, ?)
             ON CONFLICT(job_id) DO UPDATE SET last_done_wall_ms = excluded.last_done_wall_ms
-            """, arguments: [jobId, Int64(wallMs), Int64(wallMs)])
+            """).execute(arguments: [jobId, Int64(wallMs), Int64(wallMs)])
     }
 
     // MARK: - Reading

@@ -43,6 +43,18 @@ public enum CompletionOutcome: Equatable, Sendable {
     case stale(reason: String)
 }
 
+/// A live result to record as its shard's output (see `JobStore.completeShards`).
+public struct ShardCompletion: Equatable, Sendable {
+    public var jobId: String
+    public var index: UInt32
+    public var attemptId: UInt64
+    public var counts: ShardCounts
+
+    public init(jobId: String, index: UInt32, attemptId: UInt64, counts: ShardCounts) {
+        self.jobId = jobId; self.index = index; self.attemptId = attemptId; self.counts = counts
+    }
+}
+
 public final class JobStore: @unchecked Sendable {
     public static let fileName = "dojo.sqlite"
 
@@ -325,13 +337,32 @@ public final class JobStore: @unchecked Sendable {
 
     /// The next shard to issue: highest job priority first, then submission order, then input order.
     public func nextQueuedShard() throws -> ShardRecord? {
-        try db.read { db in
-            try Row.fetchOne(db, sql: """
-                SELECT s.* FROM shards s JOIN jobs j ON j.id = s.job_id
-                WHERE s.state = 'queued' AND j.input_complete = 1 AND j.state IN ('queued', 'running')
-                ORDER BY j.priority DESC, j.seq, s.first_line LIMIT 1
-                """).map(ShardRecord.init)
+        try db.read { db in try Self.nextQueuedShard(db) }
+    }
+
+    /// `nextQueuedShard` and `leaseShard` in one transaction (one per assignment, not two):
+    /// the shard leased and its new attempt id, or nil when nothing is queued.
+    public func leaseNextQueuedShard(worker: String, deadlineMs: UInt64, nowMs: UInt64) throws -> (ShardRecord, UInt64)? {
+        try db.write { db in
+            guard let shard = try Self.nextQueuedShard(db) else { return nil }
+            let attempt = try Self.leaseShard(db, jobId: shard.jobId, index: shard.index, worker: worker, deadlineMs: deadlineMs,
+                                              straggler: false, nowMs: nowMs, wallMs: wallClock.nowMs)
+            return (shard, attempt)
         }
+    }
+
+    static func nextQueuedShard(_ db: Database) throws -> ShardRecord? {
+        // Job by job rather than one join ordered over every queued shard: each step is one seek
+        // in shards_by_state, so the cost does not grow with the number of queued shards.
+        let jobs = try String.fetchAll(db.cachedStatement(sql: """
+            SELECT id FROM jobs WHERE input_complete = 1 AND state IN ('queued', 'running') ORDER BY priority DESC, seq
+            """))
+        for id in jobs {
+            if let row = try Row.fetchOne(db.cachedStatement(sql: """
+                SELECT * FROM shards WHERE state = 'queued' AND job_id = ? ORDER BY first_line LIMIT 1
+                """), arguments: [id]) { return ShardRecord(row: row) }
+        }
+        return nil
     }
 
     /// Leases a shard to a worker under a new attempt id (a straggler copy leaves the shard's
@@ -339,23 +370,34 @@ public final class JobStore: @unchecked Sendable {
     public func leaseShard(jobId: String, index: UInt32, worker: String, deadlineMs: UInt64, straggler: Bool,
                            nowMs: UInt64) throws -> UInt64 {
         try db.write { db in
-            let attemptId = try Self.bump(db, "attempt_id", by: 1)
-            try db.execute(sql: """
-                INSERT INTO attempts (id, job_id, shard_idx, worker, straggler, state, started_ms)
-                VALUES (?, ?, ?, ?, ?, 'running', ?)
-                """, arguments: [attemptId, jobId, Int64(index), worker, straggler, Int64(nowMs)])
-            try db.execute(sql: """
-                UPDATE shards SET state = 'leased', attempts = attempts + 1, attempt_id = ?, lease_worker = ?,
-                    lease_deadline_ms = ?
-                WHERE job_id = ? AND idx = ? AND state IN ('queued', 'leased')
-                """, arguments: [attemptId, worker, Int64(deadlineMs), jobId, Int64(index)])
-            guard db.changesCount == 1 else { throw JobStoreError.unknownShard(jobId: jobId, index: index) }
-            try db.execute(sql: """
-                UPDATE jobs SET state = 'running', started_ms = COALESCE(started_ms, ?) WHERE id = ? AND state = 'queued'
-                """, arguments: [Int64(nowMs), jobId])
-            if db.changesCount == 1 { try Self.recordJobStarted(db, jobId: jobId, wallMs: wallClock.nowMs) }
-            return UInt64(attemptId)
+            try Self.leaseShard(db, jobId: jobId, index: index, worker: worker, deadlineMs: deadlineMs, straggler: straggler,
+                                nowMs: nowMs, wallMs: wallClock.nowMs)
         }
+    }
+
+    static func leaseShard(_ db: Database, jobId: String, index: UInt32, worker: String, deadlineMs: UInt64, straggler: Bool,
+                           nowMs: UInt64, wallMs: UInt64) throws -> UInt64 {
+        let attemptId = try Self.bump(db, "attempt_id", by: 1)
+        try db.cachedStatement(sql: """
+            INSERT INTO attempts (id, job_id, shard_idx, worker, straggler, state, started_ms)
+            VALUES (?, ?, ?, ?, ?, 'running', ?)
+            """).execute(arguments: [attemptId, jobId, Int64(index), worker, straggler, Int64(nowMs)])
+        try db.cachedStatement(sql: """
+            UPDATE shards SET state = 'leased', attempts = attempts + 1, attempt_id = ?, lease_worker = ?,
+                lease_deadline_ms = ?
+            WHERE job_id = ? AND idx = ? AND state IN ('queued', 'leased')
+            """).execute(arguments: [attemptId, worker, Int64(deadlineMs), jobId, Int64(index)])
+        guard db.changesCount == 1 else { throw JobStoreError.unknownShard(jobId: jobId, index: index) }
+        try db.cachedStatement(sql: """
+            UPDATE jobs SET state = 'running', started_ms = COALESCE(started_ms, ?) WHERE id = ? AND state = 'queued'
+            """).execute(arguments: [Int64(nowMs), jobId])
+        if db.changesCount == 1 { try recordJobStarted(db, jobId: jobId, wallMs: wallMs) }
+        return UInt64(attemptId)
+    }
+
+    /// `isLive` for several attempts in one read transaction: per attempt, nil when live, else why not.
+    public func liveness(of attempts: [(attemptId: UInt64, jobId: String, index: UInt32)]) throws -> [String?] {
+        try db.read { db in try attempts.map { try Self.liveness(db, attemptId: $0.attemptId, jobId: $0.jobId, index: $0.index) } }
     }
 
     /// Whether a result of this attempt would be accepted now: the attempt is running, belongs to
@@ -369,23 +411,48 @@ public final class JobStore: @unchecked Sendable {
     /// of the shard (straggler copies) become `lost`.
     public func completeShard(jobId: String, index: UInt32, attemptId: UInt64, counts: ShardCounts,
                               nowMs: UInt64) throws -> CompletionOutcome {
-        try db.write { db in
-            if let why = try Self.liveness(db, attemptId: attemptId, jobId: jobId, index: index) { return .stale(reason: why) }
-            let now = Int64(nowMs)
-            let worker = try String.fetchOne(db, sql: "SELECT worker FROM attempts WHERE id = ?", arguments: [Int64(attemptId)])
-            try db.execute(sql: "UPDATE attempts SET state = 'succeeded', ended_ms = ? WHERE id = ?",
-                           arguments: [now, Int64(attemptId)])
-            try db.execute(sql: """
-                UPDATE attempts SET state = 'lost', ended_ms = ?, reason = 'another attempt finished first'
-                WHERE job_id = ? AND shard_idx = ? AND state = 'running'
-                """, arguments: [now, jobId, Int64(index)])
-            if let worker {
-                try db.execute(sql: "UPDATE workers SET shards_done = shards_done + 1 WHERE identity = ?", arguments: [worker])
+        try completeShards([ShardCompletion(jobId: jobId, index: index, attemptId: attemptId, counts: counts)], nowMs: nowMs)[0]
+    }
+
+    /// Group commit: marks several shards done in one transaction (one WAL commit instead of one
+    /// per shard), each as `completeShard` would, outcomes in the same order. A job whose last
+    /// shard is in the group reports `jobFinished` on that job's last completion of the group.
+    public func completeShards(_ completions: [ShardCompletion], nowMs: UInt64) throws -> [CompletionOutcome] {
+        guard !completions.isEmpty else { return [] }
+        let wallMs = wallClock.nowMs
+        return try db.write { db in
+            var outcomes: [CompletionOutcome] = []
+            outcomes.reserveCapacity(completions.count)
+            var lastOfJob: [String: Int] = [:]
+            for (i, c) in completions.enumerated() {
+                let outcome = try Self.completeShard(db, c, nowMs: nowMs, wallMs: wallMs)
+                outcomes.append(outcome)
+                if case .accepted = outcome { lastOfJob[c.jobId] = i }
             }
-            try Self.markDone(db, jobId: jobId, index: index, counts: counts, quarantined: false)
-            try Self.recordThroughput(db, jobId: jobId, counts: counts, wallMs: wallClock.nowMs)
-            return .accepted(jobFinished: try Self.completeIfFinished(db, jobId: jobId, nowMs: nowMs))
+            for (jobId, i) in lastOfJob.sorted(by: { $0.value < $1.value }) {
+                if try Self.completeIfFinished(db, jobId: jobId, nowMs: nowMs) { outcomes[i] = .accepted(jobFinished: true) }
+            }
+            return outcomes
         }
+    }
+
+    /// One shard's completion inside a group's transaction (the job's completion is checked by the
+    /// caller once per job): `.accepted(jobFinished: false)` or why the attempt is stale.
+    static func completeShard(_ db: Database, _ c: ShardCompletion, nowMs: UInt64, wallMs: UInt64) throws -> CompletionOutcome {
+        if let why = try liveness(db, attemptId: c.attemptId, jobId: c.jobId, index: c.index) { return .stale(reason: why) }
+        let now = Int64(nowMs)
+        let worker = try String.fetchOne(db.cachedStatement(sql: "SELECT worker FROM attempts WHERE id = ?"), arguments: [Int64(c.attemptId)])
+        try db.cachedStatement(sql: "UPDATE attempts SET state = 'succeeded', ended_ms = ? WHERE id = ?").execute(arguments: [now, Int64(c.attemptId)])
+        try db.cachedStatement(sql: """
+            UPDATE attempts SET state = 'lost', ended_ms = ?, reason = 'another attempt finished first'
+            WHERE job_id = ? AND shard_idx = ? AND state = 'running'
+            """).execute(arguments: [now, c.jobId, Int64(c.index)])
+        if let worker {
+            try db.cachedStatement(sql: "UPDATE workers SET shards_done = shards_done + 1 WHERE identity = ?").execute(arguments: [worker])
+        }
+        try markDone(db, jobId: c.jobId, index: c.index, counts: c.counts, quarantined: false)
+        try recordThroughput(db, jobId: c.jobId, counts: c.counts, wallMs: wallMs)
+        return .accepted(jobFinished: false)
     }
 
     /// Marks a shard done with the coordinator's own quarantine record as its output.
@@ -403,23 +470,21 @@ public final class JobStore: @unchecked Sendable {
     public func endAttempt(_ attemptId: UInt64, as state: AttemptState, reason: String, nowMs: UInt64) throws -> ShardRecord? {
         precondition([.expired, .failed, .abandoned].contains(state), "endAttempt ends an attempt without a result")
         return try db.write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM attempts WHERE id = ? AND state = 'running'",
-                                             arguments: [Int64(attemptId)]) else { return nil }
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM attempts WHERE id = ? AND state = 'running'"), arguments: [Int64(attemptId)]) else { return nil }
             let attempt = AttemptRecord(row: row)
-            try db.execute(sql: "UPDATE attempts SET state = ?, ended_ms = ?, reason = ? WHERE id = ?",
-                           arguments: [state.rawValue, Int64(nowMs), reason, Int64(attemptId)])
+            try db.cachedStatement(sql: "UPDATE attempts SET state = ?, ended_ms = ?, reason = ? WHERE id = ?").execute(arguments: [state.rawValue, Int64(nowMs), reason, Int64(attemptId)])
             let crash = state == .expired ? 1 : 0, fail = state == .failed ? 1 : 0
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 UPDATE shards SET crash_count = crash_count + ?, fail_count = fail_count + ? WHERE job_id = ? AND idx = ?
-                """, arguments: [crash, fail, attempt.jobId, Int64(attempt.shardIndex)])
-            let others = try Int.fetchOne(db, sql: """
+                """).execute(arguments: [crash, fail, attempt.jobId, Int64(attempt.shardIndex)])
+            let others = try Int.fetchOne(db.cachedStatement(sql: """
                 SELECT COUNT(*) FROM attempts WHERE job_id = ? AND shard_idx = ? AND state = 'running'
-                """, arguments: [attempt.jobId, Int64(attempt.shardIndex)]) ?? 0
+                """), arguments: [attempt.jobId, Int64(attempt.shardIndex)]) ?? 0
             if others == 0 {
-                try db.execute(sql: """
+                try db.cachedStatement(sql: """
                     UPDATE shards SET state = 'queued', lease_worker = NULL, lease_deadline_ms = NULL
                     WHERE job_id = ? AND idx = ? AND state = 'leased'
-                    """, arguments: [attempt.jobId, Int64(attempt.shardIndex)])
+                    """).execute(arguments: [attempt.jobId, Int64(attempt.shardIndex)])
             }
             return try Self.shard(db, attempt.jobId, attempt.shardIndex)
         }
@@ -474,11 +539,11 @@ public final class JobStore: @unchecked Sendable {
     public func workerSeen(_ identity: String, documentsPerSecond: Double, tokensPerSecond: Double,
                            models: [String], adapters: [String], nowMs: UInt64) throws {
         try db.write { db in
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 UPDATE workers SET last_seen_ms = ?, docs_per_s = ?, tokens_per_s = ?, models = ?, adapters = ?
                 WHERE identity = ?
-                """, arguments: [Int64(nowMs), documentsPerSecond, tokensPerSecond, models.joined(separator: ","),
-                                 adapters.joined(separator: ","), identity])
+                """).execute(arguments: [Int64(nowMs), documentsPerSecond, tokensPerSecond, models.joined(separator: ","),
+                                         adapters.joined(separator: ","), identity])
         }
     }
 
@@ -510,21 +575,21 @@ public final class JobStore: @unchecked Sendable {
 
     @discardableResult
     static func bump(_ db: Database, _ name: String, by delta: Int64) throws -> Int64 {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value
-            """, arguments: [name, delta])
-        return try Int64.fetchOne(db, sql: "SELECT value FROM counters WHERE name = ?", arguments: [name]) ?? delta
+            """).execute(arguments: [name, delta])
+        return try Int64.fetchOne(db.cachedStatement(sql: "SELECT value FROM counters WHERE name = ?"), arguments: [name]) ?? delta
     }
 
     static func job(_ db: Database, _ id: String) throws -> JobRecord {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]) else {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM jobs WHERE id = ?"), arguments: [id]) else {
             throw JobStoreError.unknownJob(id)
         }
         return JobRecord(row: row)
     }
 
     static func shard(_ db: Database, _ jobId: String, _ index: UInt32) throws -> ShardRecord? {
-        try Row.fetchOne(db, sql: "SELECT * FROM shards WHERE job_id = ? AND idx = ?", arguments: [jobId, Int64(index)])
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM shards WHERE job_id = ? AND idx = ?"), arguments: [jobId, Int64(index)])
             .map(ShardRecord.init)
     }
 
@@ -538,10 +603,10 @@ public final class JobStore: @unchecked Sendable {
 
     /// Nil when the attempt is live for this shard, else why not.
     static func liveness(_ db: Database, attemptId: UInt64, jobId: String, index: UInt32) throws -> String? {
-        guard let row = try Row.fetchOne(db, sql: """
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: """
             SELECT a.state AS attempt_state, a.job_id, a.shard_idx, s.state AS shard_state
             FROM attempts a LEFT JOIN shards s ON s.job_id = a.job_id AND s.idx = a.shard_idx WHERE a.id = ?
-            """, arguments: [Int64(attemptId)]) else { return "unknown attempt \(attemptId)" }
+            """), arguments: [Int64(attemptId)]) else { return "unknown attempt \(attemptId)" }
         guard row["job_id"] == jobId, row["shard_idx"] == Int64(index) else {
             return "attempt \(attemptId) belongs to another shard"
         }
@@ -553,18 +618,18 @@ public final class JobStore: @unchecked Sendable {
     }
 
     static func markDone(_ db: Database, jobId: String, index: UInt32, counts: ShardCounts, quarantined: Bool) throws {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             UPDATE shards SET state = 'done', lease_worker = NULL, lease_deadline_ms = NULL, done_docs = ?,
                 done_errors = ?, done_tokens = ?, done_bytes_raw = ?, done_bytes_compressed = ?, quarantined = ?
             WHERE job_id = ? AND idx = ? AND state IN ('queued', 'leased')
-            """, arguments: [Int64(counts.documents), Int64(counts.errors), Int64(counts.tokens), Int64(counts.bytesRaw),
+            """).execute(arguments: [Int64(counts.documents), Int64(counts.errors), Int64(counts.tokens), Int64(counts.bytesRaw),
                              Int64(counts.bytesCompressed), quarantined, jobId, Int64(index)])
         guard db.changesCount == 1 else { throw JobStoreError.unknownShard(jobId: jobId, index: index) }
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             UPDATE jobs SET docs_done = docs_done + ?, docs_errors = docs_errors + ?, tokens = tokens + ?,
                 bytes_raw = bytes_raw + ?, bytes_compressed = bytes_compressed + ?
             WHERE id = ?
-            """, arguments: [Int64(counts.documents), Int64(counts.errors), Int64(counts.tokens), Int64(counts.bytesRaw),
+            """).execute(arguments: [Int64(counts.documents), Int64(counts.errors), Int64(counts.tokens), Int64(counts.bytesRaw),
                              Int64(counts.bytesCompressed), jobId])
         try bump(db, "shards_done", by: 1)
         try bump(db, "documents_done", by: Int64(counts.documents))
@@ -572,14 +637,16 @@ public final class JobStore: @unchecked Sendable {
 
     /// Completes the job when its input is in and no shard is left to run; true when it did.
     static func completeIfFinished(_ db: Database, jobId: String, nowMs: UInt64) throws -> Bool {
-        let open = try Int.fetchOne(db, sql: """
-            SELECT COUNT(*) FROM shards WHERE job_id = ? AND state IN ('queued', 'leased')
-            """, arguments: [jobId]) ?? 0
-        guard open == 0 else { return false }
-        try db.execute(sql: """
+        // EXISTS stops at the first open shard; a COUNT would walk every queued shard of the job
+        // on each completion (quadratic over a large job).
+        let open = try Bool.fetchOne(db.cachedStatement(sql: """
+            SELECT EXISTS (SELECT 1 FROM shards WHERE state IN ('queued', 'leased') AND job_id = ?)
+            """), arguments: [jobId]) ?? false
+        guard !open else { return false }
+        try db.cachedStatement(sql: """
             UPDATE jobs SET state = 'completed', finished_ms = ?
             WHERE id = ? AND input_complete = 1 AND state IN ('queued', 'running')
-            """, arguments: [Int64(nowMs), jobId])
+            """).execute(arguments: [Int64(nowMs), jobId])
         return db.changesCount == 1
     }
 

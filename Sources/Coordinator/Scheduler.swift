@@ -60,6 +60,10 @@ public final class Scheduler {
     private var readyQueue: [String] = []
     /// Attempt id → worker holding it.
     private var attemptOwner: [UInt64: String] = [:]
+    /// Results taken from workers and not yet committed, in arrival order.
+    private var staged: [ShardResult] = []
+    /// Who sent each staged result and when its lease began (attempt id → worker name, lease start), for metrics.
+    private var stagedBy: [UInt64: (workerName: String, leaseStartedMs: UInt64?)] = [:]
 
     public init(store: JobStore, paths: JobPaths, output: OutputWriter, policy: Policy,
                 logger: Logger = Logger(label: "dojo.scheduler")) {
@@ -119,8 +123,22 @@ public final class Scheduler {
     }
 
     /// A shard's result: written as the shard's output when its attempt is live, else dropped.
-    /// The first result of any live attempt wins; the other copies are lost.
+    /// The first result of any live attempt wins; the other copies are lost. (A group of one:
+    /// `stageResult` then `commitResults`.)
     public func result(_ id: String, _ result: ShardResult, nowMs: UInt64) throws -> (ResultDisposition, [SchedulerAction]) {
+        if let dropped = try stageResult(id, result, nowMs: nowMs) { return (dropped, try dispatch(nowMs: nowMs)) }
+        let (dispositions, actions) = try commitResults(nowMs: nowMs)
+        return (dispositions[0], actions)
+    }
+
+    /// Results staged and not yet committed (group commit).
+    public var stagedResultCount: Int { staged.count }
+
+    /// Takes a result into the group the next `commitResults` writes. Its lease ends here (the
+    /// worker holds it no more), but the shard stays leased in the store, so it is done only when
+    /// the group commits, and a crash before that requeues it. Returns `.dropped` at once for a
+    /// result of an attempt this worker does not hold, nil when staged.
+    public func stageResult(_ id: String, _ result: ShardResult, nowMs: UInt64) throws -> ResultDisposition? {
         seen(id, nowMs: nowMs)
         guard attemptOwner[result.attemptId] == id else {
             // Not a lease this worker holds now: expired, lost to a straggler copy, revoked, from
@@ -131,14 +149,59 @@ public final class Scheduler {
             logger(forWorker: id).info("result dropped", metadata: ["job": "\(result.jobId)", "shard": "\(result.shardId)",
                                                                     "attempt": "\(result.attemptId)",
                                                      "bytes": "\(result.frame.count)", "reason": "\(reason)"])
-            return (.dropped(reason: reason), try dispatch(nowMs: nowMs))
+            return .dropped(reason: reason)
         }
         let leaseStartedMs = workers[id]?.leases[result.attemptId]?.startedMs
         release(result.attemptId)
-        let disposition = try output.accept(result, nowMs: nowMs)
+        staged.append(result)
+        stagedBy[result.attemptId] = (workers[id]?.info.name ?? id, leaseStartedMs)
+        return nil
+    }
+
+    /// Commits the staged results as one group (files fsynced, one transaction; see
+    /// `OutputWriter.accept`) and dispatches. Dispositions are in staging order. When the group
+    /// cannot be written, its attempts are abandoned so their shards are queued again, and the
+    /// error is thrown.
+    public func commitResults(nowMs: UInt64) throws -> ([ResultDisposition], [SchedulerAction]) {
+        guard let group = try beginCommit(nowMs: nowMs) else { return ([], try dispatch(nowMs: nowMs)) }
+        var writeError: Error?
+        do { try output.writeOutputs(group.live) } catch { writeError = error }
+        return try finishCommit(group, writeError: writeError, nowMs: nowMs)
+    }
+
+    /// Starts a group commit of the staged results: checks them (`OutputWriter.prepare`) and
+    /// returns the group whose `live` results' files must be written next, on any thread, before
+    /// `finishCommit`. Nil when nothing is staged. Until then the shards stay leased in the store.
+    public func beginCommit(nowMs: UInt64) throws -> OutputWriter.Group? {
+        guard !staged.isEmpty else { return nil }
+        let results = staged
+        staged.removeAll(keepingCapacity: true)
+        do { return try output.prepare(results) } catch {
+            try abandon(results, because: error, nowMs: nowMs)
+            throw error
+        }
+    }
+
+    /// Ends a group commit once its files are written (or failed with `writeError`): the shards
+    /// are marked done in one transaction, straggler copies of them forgotten, and the queue
+    /// dispatched. A group that could not be written or recorded is abandoned (requeued) and the
+    /// error thrown.
+    public func finishCommit(_ group: OutputWriter.Group, writeError: Error?, nowMs: UInt64) throws
+        -> ([ResultDisposition], [SchedulerAction]) {
+        let dispositions: [ResultDisposition]
+        do {
+            if let writeError { throw writeError }
+            dispositions = try output.commit(group, nowMs: nowMs)
+        } catch {
+            for result in group.results { stagedBy[result.attemptId] = nil }
+            try abandon(group.live, because: error, nowMs: nowMs)
+            throw error
+        }
         var actions: [SchedulerAction] = []
-        if case .written(let finished) = disposition {
-            metrics?.resultWritten(result, workerName: workers[id]?.info.name ?? id, leaseStartedMs: leaseStartedMs, nowMs: nowMs)
+        for (result, disposition) in zip(group.results, dispositions) {
+            let by = stagedBy.removeValue(forKey: result.attemptId)
+            guard case .written(let finished) = disposition else { continue }
+            metrics?.resultWritten(result, workerName: by?.workerName ?? "", leaseStartedMs: by?.leaseStartedMs, nowMs: nowMs)
             // Straggler copies still out lost the race: forget their leases and tell their workers to
             // stop, so they take new work instead of computing a result that would be dropped.
             for (attempt, owner) in attemptOwner.sorted(by: { $0.key < $1.key }) {
@@ -149,7 +212,17 @@ public final class Scheduler {
             }
             if finished { logJobFinished(result.jobId) }
         }
-        return (disposition, actions + (try dispatch(nowMs: nowMs)))
+        return (dispositions, actions + (try dispatch(nowMs: nowMs)))
+    }
+
+    private func abandon(_ results: [ShardResult], because error: Error, nowMs: UInt64) throws {
+        logger.error("result group could not be written; its shards are requeued",
+                     metadata: ["results": "\(results.count)", "error": "\(error)"])
+        for result in results {
+            stagedBy[result.attemptId] = nil
+            _ = try store.endAttempt(result.attemptId, as: .abandoned, reason: "output not written: \(error)",
+                                     nowMs: nowMs)
+        }
     }
 
     /// The worker could not run the task on a shard. After the job's `retries` such failures of
@@ -201,6 +274,21 @@ public final class Scheduler {
         return actions + (try dispatch(nowMs: nowMs))
     }
 
+    /// The earliest time `tick` has something to do: a worker's expiry or heartbeat, a lease's
+    /// deadline or attempt timeout. Nil with no workers. The broker ticks then, so a silent worker
+    /// is dropped when its liveness runs out, not up to a tick period later.
+    public var nextDeadlineMs: UInt64? {
+        var next: UInt64?
+        for worker in workers.values {
+            var due = min(worker.expiryMs, worker.nextHeartbeatMs)
+            for lease in worker.leases.values {
+                due = min(due, lease.deadlineMs, lease.startedMs + policy.attemptTimeoutMs)
+            }
+            next = min(next ?? due, due)
+        }
+        return next
+    }
+
     // MARK: - Jobs
 
     /// Cancels a job: queued shards dropped, leases revoked, job → cancelled. False when the job
@@ -237,18 +325,30 @@ public final class Scheduler {
     /// they asked; when nothing is queued, idle workers take straggler copies.
     public func dispatch(nowMs: UInt64) throws -> [SchedulerAction] {
         var actions: [SchedulerAction] = []
+        // With a large fleet most ready workers find nothing queued: ask the store once per call
+        // whether anything is (leasing stragglers queues nothing), and look for straggler copies
+        // only when some lease is old enough to have one.
+        var queueEmpty = false
+        var stragglersPossible: Bool?
         var i = 0
         while i < readyQueue.count {
             let id = readyQueue[i]
             guard let worker = workers[id], worker.credits > 0 else { readyQueue.remove(at: i); continue }
-            if let shard = try store.nextQueuedShard() {
-                actions.append(try lease(shard, to: id, straggler: false, nowMs: nowMs))
-                readyQueue.remove(at: i)
-                if workers[id]!.credits > 0 { readyQueue.append(id) }  // round-robin
-                i = 0
-                continue
+            if !queueEmpty {
+                if let action = try leaseNextQueued(to: id, nowMs: nowMs) {
+                    actions.append(action)
+                    readyQueue.remove(at: i)
+                    if workers[id]!.credits > 0 { readyQueue.append(id) }  // round-robin
+                    i = 0
+                    continue
+                }
+                queueEmpty = true
             }
-            if worker.leases.isEmpty, let shard = try stragglerCandidate(for: id, nowMs: nowMs) {
+            if stragglersPossible == nil {
+                let oldest = workers.values.lazy.flatMap { $0.leases.values.lazy.map(\.startedMs) }.min()
+                stragglersPossible = oldest.map { nowMs >= $0 + policy.stragglerMinAgeMs } ?? false
+            }
+            if worker.leases.isEmpty, stragglersPossible == true, let shard = try stragglerCandidate(for: id, nowMs: nowMs) {
                 actions.append(try lease(shard, to: id, straggler: true, nowMs: nowMs))
                 readyQueue.remove(at: i)
                 if workers[id]!.credits > 0 { readyQueue.append(id) }
@@ -263,6 +363,21 @@ public final class Scheduler {
         let deadline = nowMs + policy.leaseDurationMs
         let attempt = try store.leaseShard(jobId: shard.jobId, index: shard.index, worker: id, deadlineMs: deadline,
                                            straggler: straggler, nowMs: nowMs)
+        return try record(shard, attempt: attempt, to: id, straggler: straggler, deadlineMs: deadline, nowMs: nowMs)
+    }
+
+    /// The next queued shard leased to `id` (one store transaction), or nil when nothing is queued.
+    private func leaseNextQueued(to id: String, nowMs: UInt64) throws -> SchedulerAction? {
+        let deadline = nowMs + policy.leaseDurationMs
+        guard let (shard, attempt) = try store.leaseNextQueuedShard(worker: id, deadlineMs: deadline, nowMs: nowMs) else {
+            return nil
+        }
+        return try record(shard, attempt: attempt, to: id, straggler: false, deadlineMs: deadline, nowMs: nowMs)
+    }
+
+    /// Books a lease the store granted: the worker's credit, its lease, the attempt's owner.
+    private func record(_ shard: ShardRecord, attempt: UInt64, to id: String, straggler: Bool, deadlineMs deadline: UInt64,
+                        nowMs: UInt64) throws -> SchedulerAction {
         let lease = Lease(jobId: shard.jobId, shardIndex: shard.index, attemptId: attempt, startedMs: nowMs,
                           deadlineMs: deadline, cut: shard.cut, straggler: straggler)
         workers[id]!.credits -= 1

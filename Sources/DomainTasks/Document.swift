@@ -68,6 +68,7 @@ public enum DocumentParser {
         guard String(data: line, encoding: .utf8) != nil else {
             return .failure(DocumentError(id: nil, line: lineNumber, message: "line is not valid UTF-8; re-encode the input as UTF-8"))
         }
+        if let document = parseFlat(line, lineNumber: lineNumber, field: field) { return .success(document) }
         let object: [String: Any]
         do {
             guard let o = try JSONSerialization.jsonObject(with: line, options: [.fragmentsAllowed]) as? [String: Any] else {
@@ -92,5 +93,85 @@ public enum DocumentParser {
         var fields: [String: any Sendable] = [:]
         for (k, v) in object { if let s = v as? String { fields[k] = s } else if let n = v as? NSNumber { fields[k] = n.doubleValue } }
         return .success(Document(id: id ?? .number(String(lineNumber)), text: text, fields: fields))
+    }
+
+    /// The common line, parsed without Foundation's JSON (which costs several µs a line in
+    /// NSNumber and dictionary bridging): one flat object whose values are strings without
+    /// escapes or integers of up to 15 digits, with a string `field`. Anything else (escapes,
+    /// fractions, nesting, booleans, duplicate keys, errors) returns nil and takes the full path,
+    /// which gives the same document for every line this accepts.
+    static func parseFlat(_ line: Data, lineNumber: Int, field: String) -> Document? {
+        line.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> Document? in
+            let b = raw.bindMemory(to: UInt8.self)
+            var i = 0
+            let n = b.count
+            func skipSpace() { while i < n, b[i] == 0x20 || b[i] == 0x09 || b[i] == 0x0D || b[i] == 0x0A { i += 1 } }
+            /// A string with no escape or control byte; `i` is on its opening quote.
+            func plainString() -> String? {
+                guard i < n, b[i] == 0x22 else { return nil }
+                let start = i + 1
+                var j = start
+                while j < n, b[j] != 0x22 {
+                    if b[j] == 0x5C || b[j] < 0x20 { return nil }
+                    j += 1
+                }
+                guard j < n else { return nil }
+                i = j + 1
+                return String(decoding: UnsafeBufferPointer(rebasing: b[start..<j]), as: UTF8.self)
+            }
+            enum Value { case string(String), integer(String, Double) }
+            func value() -> Value? {
+                guard i < n else { return nil }
+                if b[i] == 0x22 { return plainString().map(Value.string) }
+                let start = i
+                if b[i] == 0x2D { i += 1 }
+                let digitsStart = i
+                while i < n, b[i] >= 0x30, b[i] <= 0x39 { i += 1 }
+                let digits = i - digitsStart
+                guard digits >= 1, digits <= 15, !(digits > 1 && b[digitsStart] == 0x30),
+                      !(b[start] == 0x2D && digits == 1 && b[digitsStart] == 0x30) else { return nil }
+                // A fraction or exponent goes to the full path.
+                if i < n, b[i] == 0x2E || b[i] == 0x65 || b[i] == 0x45 { return nil }
+                let literal = String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self)
+                guard let number = Double(literal) else { return nil }
+                return .integer(literal, number)
+            }
+            skipSpace()
+            guard i < n, b[i] == 0x7B else { return nil }
+            i += 1
+            var fields: [String: any Sendable] = [:]
+            var id: DocumentID?
+            var text: String?
+            skipSpace()
+            if i < n, b[i] == 0x7D { return nil }  // {}: no text; the full path says so
+            while true {
+                skipSpace()
+                guard let key = plainString() else { return nil }
+                skipSpace()
+                guard i < n, b[i] == 0x3A else { return nil }
+                i += 1
+                skipSpace()
+                guard let v = value(), fields[key] == nil else { return nil }
+                switch v {
+                case .string(let s):
+                    fields[key] = s
+                    if key == "id" { id = .string(s) }
+                    if key == field { text = s }
+                case .integer(let literal, let number):
+                    fields[key] = number
+                    if key == "id" { id = .number(literal) }
+                    if key == field { return nil }
+                }
+                skipSpace()
+                guard i < n else { return nil }
+                if b[i] == 0x2C { i += 1; continue }
+                guard b[i] == 0x7D else { return nil }
+                i += 1
+                break
+            }
+            skipSpace()
+            guard i == n, let text else { return nil }
+            return Document(id: id ?? .number(String(lineNumber)), text: text, fields: fields)
+        }
     }
 }

@@ -8,7 +8,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure throughput (figures for the README; not tests).",
-        subcommands: [EncoderBench.self, DecoderBench.self, GemmBench.self, ClusterBench.self])
+        subcommands: [EncoderBench.self, DecoderBench.self, GemmBench.self, ClusterBench.self, ScaleBench.self])
 }
 
 struct EncoderBench: ParsableCommand, LoggingCommand {

@@ -9,9 +9,10 @@ struct ClusterBench: ParsableCommand, LoggingCommand {
         commandName: "cluster",
         abstract: "Docs/s through a real coordinator: an embed job on 1 and 2 workers, and a no-op job.")
 
-    @Option(help: "Documents in the embed job (MiniLM, sentences from the reference file).") var embedDocs = 2_048
+    @Option(help: "Documents in the embed job (MiniLM, sentences from the reference file); 0 skips it.") var embedDocs = 2_048
     @Option(help: "Documents in the no-op job.") var noopDocs = 500_000
     @Option(help: "Workers for the no-op job.") var noopWorkers = 2
+    @Option(help: "Documents per shard in the no-op job.") var noopShardSize = 256
     @Option(help: "Sentences file for the embed job.") var input: String?
 
     @OptionGroup var logging: LoggingOptions
@@ -32,16 +33,37 @@ struct ClusterBench: ParsableCommand, LoggingCommand {
         let embedSpec = DomainTasks.JobSpec(task: "embed", model: "minilm", params: ["batch": .number(32)], shardSize: 64)
 
         print("cluster benchmark: coordinator + workers on this machine (\(ProcessInfo.processInfo.activeProcessorCount) cores)")
+        if embedDocs > 0 { try embedScaling(spec: embedSpec, input: embedInput, in: work) }
+        let noopInput = work.appendingPathComponent("noop.jsonl")
+        try writeNoopInput(noopInput, count: noopDocs)
+        var cpu = CPUSplit()
+        let noop = try measure(spec: DomainTasks.JobSpec(task: "noop", shardSize: noopShardSize), input: noopInput,
+                               workers: noopWorkers, threads: 1, in: work.appendingPathComponent("n"), cpu: &cpu)
+        print(String(format: "  no-op, shards of %d, %d workers: %8.0f docs/s", noopShardSize, noopWorkers, noop))
+        let shards = Double((noopDocs + noopShardSize - 1) / noopShardSize)
+        print(String(format: "    CPU: coordinator %.0f ms per 1,000 shards, workers %.2f µs per document",
+                     cpu.coordinator * 1000 / shards * 1000, cpu.workers * 1e6 / Double(noopDocs)))
+    }
+
+    /// CPU seconds the coordinator and the workers spent on the timed job.
+    struct CPUSplit { var coordinator = 0.0; var workers = 0.0 }
+
+    /// User + system CPU seconds of a live process, from /proc/PID/stat.
+    func cpuSeconds(_ pid: Int32) -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return 0 }
+        // Fields after "(comm)": state is field 3; utime and stime are fields 14 and 15.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// The same embed job on 1 worker and on 2 workers (1 thread each).
+    func embedScaling(spec embedSpec: DomainTasks.JobSpec, input embedInput: URL, in work: URL) throws {
         let one = try measure(spec: embedSpec, input: embedInput, workers: 1, threads: 1, in: work.appendingPathComponent("e1"))
         print(String(format: "  embed, 1 worker × 1 thread:   %8.1f docs/s", one))
         let two = try measure(spec: embedSpec, input: embedInput, workers: 2, threads: 1, in: work.appendingPathComponent("e2"))
         print(String(format: "  embed, 2 workers × 1 thread:  %8.1f docs/s   (×%.2f)", two, two / one))
-
-        let noopInput = work.appendingPathComponent("noop.jsonl")
-        try writeNoopInput(noopInput, count: noopDocs)
-        let noop = try measure(spec: DomainTasks.JobSpec(task: "noop", shardSize: 256), input: noopInput,
-                               workers: noopWorkers, threads: 1, in: work.appendingPathComponent("n"))
-        print(String(format: "  no-op, shards of 256, %d workers: %8.0f docs/s", noopWorkers, noop))
     }
 
     func writeNoopInput(_ url: URL, count: Int) throws {
@@ -58,6 +80,12 @@ struct ClusterBench: ParsableCommand, LoggingCommand {
 
     /// Starts a coordinator and workers, submits, and times submit-end to completion.
     func measure(spec: DomainTasks.JobSpec, input: URL, workers: Int, threads: Int, in directory: URL) throws -> Double {
+        var ignored = CPUSplit()
+        return try measure(spec: spec, input: input, workers: workers, threads: threads, in: directory, cpu: &ignored)
+    }
+
+    func measure(spec: DomainTasks.JobSpec, input: URL, workers: Int, threads: Int, in directory: URL,
+                 cpu: inout CPUSplit) throws -> Double {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let endpoint = "ipc://\(directory.path)/c.sock"
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
@@ -88,10 +116,17 @@ struct ClusterBench: ParsableCommand, LoggingCommand {
         let w = try client.submit(spec: warmSpec.jsonData(), name: "warm", input: warm)
         try waitDone(client, w.jobId)
 
+        func split() -> CPUSplit {
+            CPUSplit(coordinator: cpuSeconds(processes[0].processIdentifier),
+                     workers: processes.dropFirst().reduce(0) { $0 + cpuSeconds($1.processIdentifier) })
+        }
         let submitted = try client.submit(spec: spec.jsonData(), name: "bench", input: input)
+        let before = split()
         let start = Date()
         try waitDone(client, submitted.jobId)
         let seconds = Date().timeIntervalSince(start)
+        let after = split()
+        cpu = CPUSplit(coordinator: after.coordinator - before.coordinator, workers: after.workers - before.workers)
         socket.close()
         return Double(submitted.documentCount) / seconds
     }

@@ -14,6 +14,31 @@ final class DocumentParserTests: XCTestCase {
         XCTAssertEqual(try parse(#"{"text":"no id"}"#, line: 9).get().id.json, "9")
     }
 
+    /// Plain lines (the fast path) and lines with escapes, fractions or other values (the
+    /// Foundation path) give the same kind of document: id as written, text, every string and
+    /// number field (numbers as Double).
+    func testFlatAndFullLinesGiveTheSameDocuments() throws {
+        func check(_ line: String, lineNumber: Int = 1, id: String, text: String, strings: [String: String], numbers: [String: Double],
+                   file: StaticString = #filePath, lineNo: UInt = #line) throws {
+            let doc = try parse(line, line: lineNumber).get()
+            XCTAssertEqual(doc.id.json, id, file: file, line: lineNo)
+            XCTAssertEqual(doc.text, text, file: file, line: lineNo)
+            XCTAssertEqual(doc.fields.compactMapValues { $0 as? String }, strings, file: file, line: lineNo)
+            XCTAssertEqual(doc.fields.compactMapValues { $0 as? Double }, numbers, file: file, line: lineNo)
+            XCTAssertEqual(doc.fields.count, strings.count + numbers.count, file: file, line: lineNo)
+        }
+        try check(#"{"id":42,"text":"héllo wörld","n":7,"tag":"a"}"#, id: "42", text: "héllo wörld",
+                  strings: ["text": "héllo wörld", "tag": "a"], numbers: ["id": 42, "n": 7])
+        try check(#" { "id" : "x-1" , "text" : "t" } "#, id: #""x-1""#, text: "t", strings: ["id": "x-1", "text": "t"], numbers: [:])
+        try check(#"{"text":"no id","k":-12}"#, lineNumber: 5, id: "5", text: "no id", strings: ["text": "no id"], numbers: ["k": -12])
+        try check(#"{"id":0,"text":""}"#, id: "0", text: "", strings: ["text": ""], numbers: ["id": 0])
+        // The full path: escapes, fractions, booleans and nesting.
+        try check(#"{"id":"q\"u","text":"a\nb","x":1.5,"ok":true,"o":{"a":1}}"#, id: #""q\"u""#, text: "a\nb",
+                  strings: ["id": "q\"u", "text": "a\nb"], numbers: ["x": 1.5, "ok": 1])
+        try check(#"{"id":7,"text":"t","big":12345678901234567}"#, id: "7", text: "t", strings: ["text": "t"],
+                  numbers: ["id": 7, "big": 12345678901234567])
+    }
+
     func testBadLinesNameTheLineAndTheProblem() {
         guard case .failure(let notJSON) = parse("nope", line: 3) else { return XCTFail() }
         XCTAssertEqual(notJSON.record, #"{"line":3,"error":"line is not valid JSON; expected {\"id\": …, \"text\": \"…\"}"}"#)
