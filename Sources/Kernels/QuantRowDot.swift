@@ -21,15 +21,17 @@ extension QuantMatmul {
         format == .q4_0 || format == .q4_1 || format == .q8_0
     }
 
-    /// Floats of scratch one quantized activation row of k takes: k int8 values, then k/32
-    /// scales d and k/32 block sums s (both f16-rounded, as Float).
+    /// Floats of scratch one quantized activation row of k takes: the k int8 values as floats in
+    /// lane order (block b, value 4i+j at 32b + 8j + i, so lane sums need no shuffles), then k/32
+    /// scales d and k/32 block sums s (both f16-rounded).
     @inline(__always)
-    static func q8RowFloats(_ k: Int) -> Int { k / 4 + 2 * (k / 32) }
+    static func q8RowFloats(_ k: Int) -> Int { k + 2 * (k / 32) }
 
     /// Quantizes one row to ggml's Q8_1 (`quantize_row_q8_1`, AVX2 path): per block of 32,
     /// amax, d = amax/127 (stored as f16), q = round-half-even(x·(127/amax)), s = f16(d·Σq) with
     /// the unrounded d. Q8_0 is the same without s.
-    public static func quantizeQ8Row(_ x: UnsafePointer<Float>, k: Int, qs: UnsafeMutablePointer<Int8>,
+    /// `qs` receives the values as floats in lane order (see `q8RowFloats`).
+    public static func quantizeQ8Row(_ x: UnsafePointer<Float>, k: Int, qs: UnsafeMutablePointer<Float>,
                                      scales: UnsafeMutablePointer<Float>, sums: UnsafeMutablePointer<Float>) {
         precondition(k % 32 == 0, "k \(k) is not a multiple of 32")
         for b in 0..<k / 32 {
@@ -42,68 +44,89 @@ extension QuantMatmul {
             let q0 = round16(x0 * id), q1 = round16(x1 * id)
             var i0 = SIMD16<Int32>(), i1 = SIMD16<Int32>()
             for i in 0..<16 { i0[i] = Int32(q0[i]); i1[i] = Int32(q1[i]) }
-            var b0 = SIMD16<Int8>(), b1 = SIMD16<Int8>()
-            for i in 0..<16 { b0[i] = Int8(truncatingIfNeeded: i0[i]); b1[i] = Int8(truncatingIfNeeded: i1[i]) }
-            UnsafeMutableRawPointer(qs + 32 * b).storeBytes(of: b0, as: SIMD16<Int8>.self)
-            UnsafeMutableRawPointer(qs + 32 * b + 16).storeBytes(of: b1, as: SIMD16<Int8>.self)
+            let out = qs + 32 * b
+            for v in 0..<16 {
+                out[8 * (v & 3) + v >> 2] = q0[v]              // value v = 4i+j → 8j+i
+                out[8 * (v & 3) + 4 + v >> 2] = q1[v]          // value 16+v
+            }
             scales[b] = roundedToHalf(d)
-            sums[b] = roundedToHalf(d * Float((i0 &+ i1).wrappedSum()))
+            let i01 = i0 &+ i1
+            var total: Int32 = 0
+            for i in 0..<16 { total &+= i01[i] }
+            sums[b] = roundedToHalf(d * Float(total))
         }
     }
 
     /// A quantized activation row inside scratch (layout of `q8RowFloats`).
     struct Q8Row {
-        let qs: UnsafePointer<Int8>
+        let qs: UnsafePointer<Float>      // lane order, see q8RowFloats
         let scales: UnsafePointer<Float>
         let sums: UnsafePointer<Float>
 
         @inline(__always)
         init(_ base: UnsafeMutablePointer<Float>, k: Int) {
-            qs = UnsafeRawPointer(base).assumingMemoryBound(to: Int8.self)
-            scales = UnsafePointer(base + k / 4)
-            sums = UnsafePointer(base + k / 4 + k / 32)
+            qs = UnsafePointer(base)
+            scales = UnsafePointer(base + k)
+            sums = UnsafePointer(base + k + k / 32)
         }
     }
 
-    /// Block b of a weight row as its 32 integer values (0..15 for Q4_1, -8..7 for Q4_0,
-    /// -128..127 for Q8_0), values 0..15 in `lo` and 16..31 in `hi`.
     @inline(__always)
-    static func blockValues(_ w: UnsafeRawPointer, format: QuantFormat, block b: Int)
-        -> (lo: SIMD16<Int16>, hi: SIMD16<Int16>) {
-        var lo = SIMD16<Int16>(), hi = SIMD16<Int16>()
-        switch format {
-        case .q4_1:
-            let raw = (w + 20 * b + 4).loadUnaligned(as: SIMD16<UInt8>.self)
-            for i in 0..<16 { lo[i] = Int16(raw[i] & 15); hi[i] = Int16(raw[i] >> 4) }
-        case .q4_0:
-            let raw = (w + 18 * b + 2).loadUnaligned(as: SIMD16<UInt8>.self)
-            for i in 0..<16 { lo[i] = Int16(raw[i] & 15) - 8; hi[i] = Int16(raw[i] >> 4) - 8 }
-        default:   // q8_0
-            let r0 = (w + 34 * b + 2).loadUnaligned(as: SIMD16<Int8>.self)
-            let r1 = (w + 34 * b + 18).loadUnaligned(as: SIMD16<Int8>.self)
-            for i in 0..<16 { lo[i] = Int16(r0[i]); hi[i] = Int16(r1[i]) }
-        }
-        return (lo, hi)
-    }
-
-    /// The eight lane sums of one block: lane j = Σ values 4j..4j+3 · q, as floats (exact).
-    @inline(__always)
-    static func laneSums(_ lo: SIMD16<Int16>, _ hi: SIMD16<Int16>, _ q: UnsafePointer<Int8>) -> SIMD8<Float> {
-        let y0 = UnsafeRawPointer(q).loadUnaligned(as: SIMD16<Int8>.self)
-        let y1 = UnsafeRawPointer(q + 16).loadUnaligned(as: SIMD16<Int8>.self)
-        var a = SIMD16<Int32>(), c = SIMD16<Int32>()
-        for i in 0..<16 { a[i] = Int32(lo[i]) &* Int32(y0[i]); c[i] = Int32(hi[i]) &* Int32(y1[i]) }
-        let a2 = a.evenHalf &+ a.oddHalf, c2 = c.evenHalf &+ c.oddHalf
-        let a4 = a2.evenHalf &+ a2.oddHalf, c4 = c2.evenHalf &+ c2.oddHalf
+    static func floats(_ v: SIMD8<UInt32>) -> SIMD8<Float> {
         var r = SIMD8<Float>()
-        for i in 0..<4 { r[i] = Float(a4[i]); r[i + 4] = Float(c4[i]) }
+        for i in 0..<8 { r[i] = Float(Int32(bitPattern: v[i])) }
         return r
     }
 
-    /// Weight block scale (and Q4_1 min) as Float.
+    /// The eight lane sums of block b (lane i = Σ_j w[4i+j]·q[4i+j], exact in Float: every
+    /// product and partial sum is an integer below 2²⁴). `x` is the block's activations in lane
+    /// order. The weight values are taken from 32-bit words with shifts: byte j of word i is
+    /// value 4i+j (Q8_0), its low nibble value 4i+j and its high nibble value 16+4i+j (Q4).
     @inline(__always)
-    static func blockScale(_ w: UnsafeRawPointer, format: QuantFormat, block b: Int) -> Float {
-        quantHalf(w + format.bytesPerBlock * b, 0)
+    static func laneSums(_ w: UnsafeRawPointer, kind: Int, block b: Int, _ x: UnsafePointer<Float>) -> SIMD8<Float> {
+        let x0 = UnsafeRawPointer(x).loadUnaligned(as: SIMD8<Float>.self)
+        let x1 = UnsafeRawPointer(x + 8).loadUnaligned(as: SIMD8<Float>.self)
+        let x2 = UnsafeRawPointer(x + 16).loadUnaligned(as: SIMD8<Float>.self)
+        let x3 = UnsafeRawPointer(x + 24).loadUnaligned(as: SIMD8<Float>.self)
+        let p0: SIMD8<Float>, p1: SIMD8<Float>, p2: SIMD8<Float>, p3: SIMD8<Float>
+        if kind == q8_0Kind {
+            let words = (w + 34 * b + 2).loadUnaligned(as: SIMD8<UInt32>.self)
+            @inline(__always) func byte(_ j: UInt32) -> SIMD8<Float> {
+                var r = SIMD8<Float>()
+                let shifted = words &<< (24 - 8 * j)
+                for i in 0..<8 { r[i] = Float(Int32(bitPattern: shifted[i]) >> 24) }
+                return r
+            }
+            p0 = byte(0); p1 = byte(1); p2 = byte(2); p3 = byte(3)
+        } else {
+            let words = (w + (kind == q4_1Kind ? 20 * b + 4 : 18 * b + 2)).loadUnaligned(as: SIMD4<UInt32>.self)
+            let v = SIMD8<UInt32>(lowHalf: words, highHalf: words &>> 4)
+            let bias = SIMD8<Float>(repeating: kind == q4_0Kind ? 8 : 0)
+            p0 = floats(v & 15) - bias
+            p1 = floats((v &>> 8) & 15) - bias
+            p2 = floats((v &>> 16) & 15) - bias
+            p3 = floats((v &>> 24) & 15) - bias
+        }
+        return (p0 * x0 + p1 * x1) + (p2 * x2 + p3 * x3)
+    }
+
+    /// The formats of the integer kernels as plain integers: comparing QuantFormat values in
+    /// the inner loop goes through the generic RawRepresentable ==.
+    static let q4_0Kind = 0, q4_1Kind = 1, q8_0Kind = 2
+
+    @inline(__always)
+    static func integerKind(_ format: QuantFormat) -> Int {
+        switch format {
+        case .q4_0: return q4_0Kind
+        case .q4_1: return q4_1Kind
+        default: return q8_0Kind
+        }
+    }
+
+    /// Weight block scale as Float.
+    @inline(__always)
+    static func blockScale(_ w: UnsafeRawPointer, kind: Int, block b: Int) -> Float {
+        quantHalf(w + (kind == q4_1Kind ? 20 : kind == q4_0Kind ? 18 : 34) * b, 0)
     }
 
     /// ggml's hsum_float_8.
@@ -116,14 +139,13 @@ extension QuantMatmul {
 
     /// One weight row · one quantized activation row, in ggml's order (see the file comment).
     @inline(__always)
-    static func integerRowDot(_ w: UnsafeRawPointer, format: QuantFormat, blocks: Int, x: Q8Row) -> Float {
+    static func integerRowDot(_ w: UnsafeRawPointer, kind: Int, blocks: Int, x: Q8Row) -> Float {
         var acc = SIMD8<Float>.zero
         var mins: Float = 0
         for b in 0..<blocks {
-            let (lo, hi) = blockValues(w, format: format, block: b)
-            let dd = blockScale(w, format: format, block: b) * x.scales[b]
-            if format == .q4_1 { mins.addProduct(quantHalf(w + 20 * b, 2), x.sums[b]) }
-            acc = acc.addingProduct(SIMD8(repeating: dd), laneSums(lo, hi, x.qs + 32 * b))
+            let dd = blockScale(w, kind: kind, block: b) * x.scales[b]
+            if kind == q4_1Kind { mins.addProduct(quantHalf(w + 20 * b, 2), x.sums[b]) }
+            acc = acc.addingProduct(SIMD8(repeating: dd), laneSums(w, kind: kind, block: b, x.qs + 32 * b))
         }
         return hsum8(acc) + mins
     }
@@ -131,22 +153,21 @@ extension QuantMatmul {
     /// One weight row · four quantized activation rows; each result is bit-identical to
     /// `integerRowDot` of that row (the weight block is decoded once for the four).
     @inline(__always)
-    static func integerRowDot4(_ w: UnsafeRawPointer, format: QuantFormat, blocks: Int,
+    static func integerRowDot4(_ w: UnsafeRawPointer, kind: Int, blocks: Int,
                                _ x0: Q8Row, _ x1: Q8Row, _ x2: Q8Row, _ x3: Q8Row) -> SIMD4<Float> {
         var a0 = SIMD8<Float>.zero, a1 = SIMD8<Float>.zero, a2 = SIMD8<Float>.zero, a3 = SIMD8<Float>.zero
         var m0: Float = 0, m1: Float = 0, m2: Float = 0, m3: Float = 0
         for b in 0..<blocks {
-            let (lo, hi) = blockValues(w, format: format, block: b)
-            let dw = blockScale(w, format: format, block: b)
-            if format == .q4_1 {
+            let dw = blockScale(w, kind: kind, block: b)
+            if kind == q4_1Kind {
                 let m = quantHalf(w + 20 * b, 2)
                 m0.addProduct(m, x0.sums[b]); m1.addProduct(m, x1.sums[b])
                 m2.addProduct(m, x2.sums[b]); m3.addProduct(m, x3.sums[b])
             }
-            a0 = a0.addingProduct(SIMD8(repeating: dw * x0.scales[b]), laneSums(lo, hi, x0.qs + 32 * b))
-            a1 = a1.addingProduct(SIMD8(repeating: dw * x1.scales[b]), laneSums(lo, hi, x1.qs + 32 * b))
-            a2 = a2.addingProduct(SIMD8(repeating: dw * x2.scales[b]), laneSums(lo, hi, x2.qs + 32 * b))
-            a3 = a3.addingProduct(SIMD8(repeating: dw * x3.scales[b]), laneSums(lo, hi, x3.qs + 32 * b))
+            a0 = a0.addingProduct(SIMD8(repeating: dw * x0.scales[b]), laneSums(w, kind: kind, block: b, x0.qs + 32 * b))
+            a1 = a1.addingProduct(SIMD8(repeating: dw * x1.scales[b]), laneSums(w, kind: kind, block: b, x1.qs + 32 * b))
+            a2 = a2.addingProduct(SIMD8(repeating: dw * x2.scales[b]), laneSums(w, kind: kind, block: b, x2.qs + 32 * b))
+            a3 = a3.addingProduct(SIMD8(repeating: dw * x3.scales[b]), laneSums(w, kind: kind, block: b, x3.qs + 32 * b))
         }
         return SIMD4(hsum8(a0) + m0, hsum8(a1) + m1, hsum8(a2) + m2, hsum8(a3) + m3)
     }
@@ -161,8 +182,7 @@ extension QuantMatmul {
         let xq = pool.sharedScratch(count: m * rowFloats)
         for i in 0..<m {
             let base = xq + i * rowFloats
-            quantizeQ8Row(x + i * ldx, k: k, qs: UnsafeMutableRawPointer(base).assumingMemoryBound(to: Int8.self),
-                          scales: base + k / 4, sums: base + k / 4 + k / 32)
+            quantizeQ8Row(x + i * ldx, k: k, qs: base, scales: base + k, sums: base + k + k / 32)
         }
         var job = IntegerJob(m: m, n: n, k: k, xq: xq, rowFloats: rowFloats, weights: weights,
                              rowBytes: format.rowBytes(k), format: format, y: y, ldy: ldy, accumulate: accumulate)
@@ -188,24 +208,33 @@ extension QuantMatmul {
         }
 
         func run(chunk: Int) {
+            // one copy of the loop per format, so `kind` is a constant inside
+            switch integerKind(format) {
+            case q4_0Kind: run(chunk: chunk, kind: q4_0Kind)
+            case q4_1Kind: run(chunk: chunk, kind: q4_1Kind)
+            default: run(chunk: chunk, kind: q8_0Kind)
+            }
+        }
+
+        @inline(__always)
+        func run(chunk: Int, kind: Int) {
             let blocks = k / 32
             let j0 = chunk * dotChunk
             for j in j0..<min(j0 + dotChunk, n) {
                 let w = weights + j * rowBytes
                 var i = 0
                 while i + 4 <= m {
-                    let r = integerRowDot4(w, format: format, blocks: blocks,
+                    let r = integerRowDot4(w, kind: kind, blocks: blocks,
                                            Q8Row(xq + i * rowFloats, k: k), Q8Row(xq + (i + 1) * rowFloats, k: k),
                                            Q8Row(xq + (i + 2) * rowFloats, k: k), Q8Row(xq + (i + 3) * rowFloats, k: k))
                     for c in 0..<4 { store(r[c], i + c, j) }
                     i += 4
                 }
                 while i < m {
-                    store(integerRowDot(w, format: format, blocks: blocks, x: Q8Row(xq + i * rowFloats, k: k)), i, j)
+                    store(integerRowDot(w, kind: kind, blocks: blocks, x: Q8Row(xq + i * rowFloats, k: k)), i, j)
                     i += 1
                 }
             }
         }
     }
 }
-
