@@ -1,0 +1,90 @@
+// ggml's AVX2 `ggml_vec_dot_q4_1_q8_1` / `ggml_vec_dot_q4_0_q8_0` and tinyBLAS_Q0_AVX's Q8_0
+// order, written from their description: per block, eight int32 lane sums of four adjacent
+// products (low nibbles are values 0..15, high nibbles 16..31), acc = fma(dw·dx, lanes, acc);
+// hsum as hsum_float_8; Q4_1 adds Σ m·s after. Integer sums are exact, so maddubs/madd (here)
+// and VNNI's dpbusd (llama.cpp on VNNI machines) give the same bits.
+#include "CQuantDot.h"
+#include <immintrin.h>
+#include <string.h>
+
+static inline float hsum8(__m256 x) {
+    __m128 r = _mm_add_ps(_mm256_extractf128_ps(x, 1), _mm256_castps256_ps128(x));
+    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+    r = _mm_add_ss(r, _mm_movehdup_ps(r));
+    return _mm_cvtss_f32(r);
+}
+
+static inline float half(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return _cvtsh_ss(h);
+}
+
+static inline __m256i nibbles(const uint8_t *p) {
+    const __m128i b = _mm_loadu_si128((const __m128i *)p);
+    const __m256i both = _mm256_insertf128_si256(_mm256_castsi128_si256(b), _mm_srli_epi16(b, 4), 1);
+    return _mm256_and_si256(both, _mm256_set1_epi8(15));
+}
+
+/// Lane sums of unsigned ax · signed sy, as floats.
+static inline __m256 lanes_us(__m256i ax, __m256i sy) {
+    const __m256i pairs = _mm256_maddubs_epi16(ax, sy);
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_set1_epi16(1), pairs));
+}
+
+/// Lane sums of signed x · signed y.
+static inline __m256 lanes_ss(__m256i x, __m256i y) {
+    return lanes_us(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+}
+
+static float dot_q4_1(int blocks, const uint8_t *w, const int8_t *q, const float *d, const float *s) {
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0;
+    for (int b = 0; b < blocks; b++) {
+        const uint8_t *blk = w + 20 * b;
+        mins = __builtin_fmaf(half(blk + 2), s[b], mins);
+        const __m256 dd = _mm256_set1_ps(half(blk) * d[b]);
+        const __m256i qy = _mm256_loadu_si256((const __m256i *)(q + 32 * b));
+        acc = _mm256_fmadd_ps(dd, lanes_us(nibbles(blk + 4), qy), acc);
+    }
+    return hsum8(acc) + mins;
+}
+
+static float dot_q4_0(int blocks, const uint8_t *w, const int8_t *q, const float *d) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int b = 0; b < blocks; b++) {
+        const uint8_t *blk = w + 18 * b;
+        const __m256 dd = _mm256_set1_ps(half(blk) * d[b]);
+        const __m256i qx = _mm256_sub_epi8(nibbles(blk + 2), _mm256_set1_epi8(8));
+        const __m256i qy = _mm256_loadu_si256((const __m256i *)(q + 32 * b));
+        acc = _mm256_fmadd_ps(dd, lanes_ss(qx, qy), acc);
+    }
+    return hsum8(acc);
+}
+
+static float dot_q8_0(int blocks, const uint8_t *w, const int8_t *q, const float *d) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int b = 0; b < blocks; b++) {
+        const uint8_t *blk = w + 34 * b;
+        const __m256 dd = _mm256_set1_ps(half(blk) * d[b]);
+        const __m256i qx = _mm256_loadu_si256((const __m256i *)(blk + 2));
+        const __m256i qy = _mm256_loadu_si256((const __m256i *)(q + 32 * b));
+        acc = _mm256_fmadd_ps(dd, lanes_ss(qx, qy), acc);
+    }
+    return hsum8(acc);
+}
+
+void dojo_row_dots(int kind, int blocks, const void *weights, int rows, const void *rows_base,
+                   long row_stride, float *out) {
+    const uint8_t *w = (const uint8_t *)weights;
+    for (int i = 0; i < rows; i++) {
+        const int8_t *q = (const int8_t *)rows_base + i * row_stride;
+        const float *d = (const float *)(q + 32 * blocks);
+        const float *s = d + blocks;
+        switch (kind) {
+        case DOJO_Q4_1: out[i] = dot_q4_1(blocks, w, q, d, s); break;
+        case DOJO_Q4_0: out[i] = dot_q4_0(blocks, w, q, d); break;
+        default: out[i] = dot_q8_0(blocks, w, q, d); break;
+        }
+    }
+}
