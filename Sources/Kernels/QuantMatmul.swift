@@ -1,6 +1,10 @@
 // QuantMatmul: y[m×n] = x[m×k] · Wᵀ with W stored in a GGUF block format (llama.cpp's
 // `ggml_compute_forward_mul_mat` with `vec_dot_type`), the one dispatch point of the quantized kernels.
 //
+// Q4_0, Q4_1 and Q8_0 weights take the integer path of QuantRowDot.swift for every m (ggml's
+// integer block dot products in ggml's float order, so logits match llama.cpp's and do not depend
+// on the batch). The other formats:
+//
 // 1. Each x row is quantized once into the weight format's partner (Q8 blocks of 32 for the
 //    legacy quants, Q8_K for the K-quants; QuantizeRow.swift), into pool scratch, before any
 //    parallel loop. The fast kernels keep the quantized values as floats q·d.

@@ -138,6 +138,7 @@ final class LlamaModelTests: XCTestCase {
         print("perplexity \(result.perplexity) ± \(result.standardError), running \(result.runningPerplexity)")
         XCTAssertEqual(result.chunks, 9)
         XCTAssertEqual(result.scoredTokens, 1143)
-        XCTAssertEqual(result.perplexity, 13.1899, accuracy: 13.1899 * 0.01)
+        // The reference asks for 1%; with llama.cpp's arithmetic reproduced it agrees to its printed digits.
+        XCTAssertEqual(result.perplexity, 13.1899, accuracy: 0.0001)
     }
 }
