@@ -439,7 +439,7 @@ func ggmlExp(_ x: SIMD16<Float>) -> SIMD16<Float> {
 
 /// Scratch floats `attendHead` needs.
 @inline(__always)
-func attentionScratch(headDim: Int, length: Int) -> Int { headDim + (length + 64) + 16 * headDim }
+func attentionScratch(headDim: Int, length: Int) -> Int { headDim + (length + 64) + 64 * headDim }
 
 /// One query head over `length` cached positions, in the arithmetic of llama.cpp's CPU graph
 /// without flash attention (b4748):
@@ -493,29 +493,23 @@ func attendHead(q: UnsafePointer<Float>, keys: UnsafePointer<Float16>, values: U
         // the tail summed in double.
         let np = keyCount & ~63
         for j in 0..<length { scores[j] = Float(Float16(scores[j])) }
-        var j = length
-        while j < min(np, (length + 63) & ~63) { scores[j] = 0; j += 1 }
+        // acc[a][l][d]: accumulator a (of four), lane l, for every output dimension d at once;
+        // position p feeds a = (p % 64) / 16, l = p % 16 (the same fma sequence per d as ggml's)
+        let acc = lanes
+        acc.update(repeating: 0, count: 64 * headDim)
+        let simdEnd = min(np, length)
+        for p in 0..<simdEnd {
+            let row = acc + (((p & 63) >> 4) * 16 + (p & 15)) * headDim, v = values + p * stride, w = scores[p]
+            for d in 0..<headDim { row[d] = row[d].addingProduct(Float(v[d]), w) }
+        }
         for d in 0..<headDim {
-            var sum = 0.0
-            if np > 0 {
-                var s0 = SIMD16<Float>.zero, s1 = SIMD16<Float>.zero, s2 = SIMD16<Float>.zero, s3 = SIMD16<Float>.zero
-                var i = 0
-                while i < min(np, length) {
-                    var v0 = SIMD16<Float>(), v1 = SIMD16<Float>(), v2 = SIMD16<Float>(), v3 = SIMD16<Float>()
-                    for l in 0..<16 {
-                        if i + l < length { v0[l] = Float(values[(i + l) * stride + d]) }
-                        if i + 16 + l < length { v1[l] = Float(values[(i + 16 + l) * stride + d]) }
-                        if i + 32 + l < length { v2[l] = Float(values[(i + 32 + l) * stride + d]) }
-                        if i + 48 + l < length { v3[l] = Float(values[(i + 48 + l) * stride + d]) }
-                    }
-                    s0 = s0.addingProduct(v0, loadFloats(scores + i))
-                    s1 = s1.addingProduct(v1, loadFloats(scores + i + 16))
-                    s2 = s2.addingProduct(v2, loadFloats(scores + i + 32))
-                    s3 = s3.addingProduct(v3, loadFloats(scores + i + 48))
-                    i += 64
-                }
-                sum = Double(reduceAdd((s0 + s2) + (s1 + s3)))
+            var h = SIMD16<Float>()
+            for l in 0..<16 {
+                let a0 = acc[l * headDim + d], a1 = acc[(16 + l) * headDim + d]
+                let a2 = acc[(32 + l) * headDim + d], a3 = acc[(48 + l) * headDim + d]
+                h[l] = (a0 + a2) + (a1 + a3)
             }
+            var sum = np > 0 ? Double(reduceAdd(h)) : 0
             var p = np
             while p < length { sum += Double(Float(values[p * stride + d]) * scores[p]); p += 1 }
             out[d] = Float(sum)
