@@ -31,7 +31,7 @@ let package = Package(
         // Inference side: never imports networking.
         // The integer block dot products in C with AVX2 intrinsics: Swift's SIMD types do not
         // lower to vpmaddubsw/vpmaddwd (the Swift version ran at 11 tokens/s).
-        .target(name: "CQuantDot", cSettings: [.unsafeFlags(["-O3", "-mavx2", "-mfma", "-mf16c"])]),
+        .target(name: "CQuantDot", cSettings: [.unsafeFlags(["-O3", "-march=skylake-avx512"])]),
         .target(name: "Kernels", dependencies: ["CQuantDot"], swiftSettings: fastKernels),
         .target(name: "Models", dependencies: ["Kernels", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: fastKernels),

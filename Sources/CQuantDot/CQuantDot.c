@@ -107,6 +107,76 @@ static void dot4(int kind, int blocks, const uint8_t *w, const int8_t *q[4], flo
     for (int r = 0; r < 4; r++) out[r] = hsum8(acc[r]) + mins[r];
 }
 
+/// Four weight rows × four activation rows: each weight block decoded once per four activation
+/// rows and each activation block loaded once per four weight rows (16 accumulators); every
+/// output still goes through exactly the operations of the one-row functions.
+static void tile4x4(int kind, int blocks, const uint8_t *w, long w_stride, const int8_t *q[4], float *out, long out_stride) {
+    __m256 acc[4][4];
+    float mins[4][4];
+    for (int j = 0; j < 4; j++) for (int r = 0; r < 4; r++) { acc[j][r] = _mm256_setzero_ps(); mins[j][r] = 0; }
+    const int bytes = kind == DOJO_Q4_1 ? 20 : kind == DOJO_Q4_0 ? 18 : 34;
+    const float *d[4], *s[4];
+    for (int r = 0; r < 4; r++) { d[r] = (const float *)(q[r] + 32 * blocks); s[r] = d[r] + blocks; }
+    for (int b = 0; b < blocks; b++) {
+        __m256i ax[4];
+        float dw[4];
+        for (int j = 0; j < 4; j++) {
+            const uint8_t *blk = w + j * w_stride + bytes * b;
+            dw[j] = half(blk);
+            if (kind == DOJO_Q4_1) {
+                ax[j] = nibbles(blk + 4);
+                const float m = half(blk + 2);
+                for (int r = 0; r < 4; r++) mins[j][r] = __builtin_fmaf(m, s[r][b], mins[j][r]);
+            } else if (kind == DOJO_Q4_0) {
+                ax[j] = _mm256_sub_epi8(nibbles(blk + 2), _mm256_set1_epi8(8));
+            } else {
+                ax[j] = _mm256_loadu_si256((const __m256i *)(blk + 2));
+            }
+        }
+        for (int r = 0; r < 4; r++) {
+            const __m256i qy = _mm256_loadu_si256((const __m256i *)(q[r] + 32 * b));
+            const float dx = d[r][b];
+            for (int j = 0; j < 4; j++) {
+                const __m256 dd = _mm256_set1_ps(dw[j] * dx);
+                const __m256 l = kind == DOJO_Q4_1 ? lanes_us(ax[j], qy) : lanes_ss(ax[j], qy);
+                acc[j][r] = _mm256_fmadd_ps(dd, l, acc[j][r]);
+            }
+        }
+    }
+    for (int r = 0; r < 4; r++) for (int j = 0; j < 4; j++) out[r * out_stride + j] = hsum8(acc[j][r]) + mins[j][r];
+}
+
+void dojo_tile_dots(int kind, int blocks, const void *weights, long weight_stride, int weight_rows, int rows,
+                    const void *rows_base, long row_stride, float *out, long out_stride) {
+    const uint8_t *w = (const uint8_t *)weights;
+    int j = 0;
+    for (; j + 4 <= weight_rows; j += 4) {
+        int i = 0;
+        for (; i + 4 <= rows; i += 4) {
+            const int8_t *q[4];
+            for (int r = 0; r < 4; r++) q[r] = (const int8_t *)rows_base + (i + r) * row_stride;
+            tile4x4(kind, blocks, w + j * weight_stride, weight_stride, q, out + i * out_stride + j, out_stride);
+        }
+        if (i < rows) {
+            float tmp[4];
+            for (int jj = 0; jj < 4; jj++) {
+                for (int r = i; r < rows; r++) {
+                    dojo_row_dots(kind, blocks, w + (j + jj) * weight_stride, 1,
+                                  (const int8_t *)rows_base + r * row_stride, row_stride, tmp);
+                    out[r * out_stride + j + jj] = tmp[0];
+                }
+            }
+        }
+    }
+    for (; j < weight_rows; j++) {
+        for (int r = 0; r < rows; r++) {
+            float tmp[1];
+            dojo_row_dots(kind, blocks, w + j * weight_stride, 1, (const int8_t *)rows_base + r * row_stride, row_stride, tmp);
+            out[r * out_stride + j] = tmp[0];
+        }
+    }
+}
+
 void dojo_row_dots(int kind, int blocks, const void *weights, int rows, const void *rows_base,
                    long row_stride, float *out) {
     const uint8_t *w = (const uint8_t *)weights;

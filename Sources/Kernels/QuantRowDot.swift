@@ -81,7 +81,7 @@ extension QuantMatmul {
             quantizeQ8Row(x + i * ldx, k: k, qs: UnsafeMutableRawPointer(base).assumingMemoryBound(to: Int8.self),
                           scales: base + k / 4, sums: base + k / 4 + k / 32)
         }
-        for w in 0..<pool.threads { _ = pool.scratch(worker: w, count: m) }
+        for w in 0..<pool.threads { _ = pool.scratch(worker: w, count: m * dotChunk) }
         var job = IntegerJob(m: m, n: n, k: k, xq: xq, rowFloats: rowFloats, weights: weights,
                              rowBytes: format.rowBytes(k), kind: integerKind(format), y: y, ldy: ldy,
                              accumulate: accumulate, pool: pool)
@@ -102,14 +102,17 @@ extension QuantMatmul {
         unowned(unsafe) let pool: ThreadPool
 
         func run(chunk: Int, worker: Int) {
-            let out = pool.scratch(worker: worker, count: m)
-            let j0 = chunk * dotChunk
-            for j in j0..<min(j0 + dotChunk, n) {
-                // one weight row against every x row (the row stays in L1)
-                dojo_row_dots(kind, Int32(k / 32), weights + j * rowBytes, Int32(m), xq, rowFloats * 4, out)
-                for i in 0..<m {
-                    let dst = y + i * ldy + j
-                    dst.pointee = accumulate ? dst.pointee + out[i] : out[i]
+            let j0 = chunk * dotChunk, rowsHere = min(dotChunk, n - j0)
+            let out = pool.scratch(worker: worker, count: m * dotChunk)   // [m][rowsHere]
+            // 4 × 4 tiles of weight rows × x rows (the chunk's weight rows stay in L1)
+            dojo_tile_dots(kind, Int32(k / 32), weights + j0 * rowBytes, rowBytes, Int32(rowsHere), Int32(m),
+                           xq, rowFloats * 4, out, rowsHere)
+            for i in 0..<m {
+                let dst = y + i * ldy + j0, src = out + i * rowsHere
+                if accumulate {
+                    for j in 0..<rowsHere { dst[j] += src[j] }
+                } else {
+                    dst.update(from: src, count: rowsHere)
                 }
             }
         }
