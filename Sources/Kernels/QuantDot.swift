@@ -4,7 +4,7 @@
 // block's sum d·Σq (ggml's Q8_1 `s`), the K-quant min term the Q8_K block sums.
 //
 // These are the scalar twin of the fast matmul: same activation quantization, integer math.
-// (ggml rounds Q8_1's s to f16; here it stays f32, a 1e-3 relative difference in that term.)
+// The Q8_1 block sum s is f16(d·Σq) with d unrounded, as ggml stores it.
 
 extension QuantMatmul {
     /// Scalar twin of `matmul` with ggml's integer arithmetic: each x row is quantized with
@@ -22,20 +22,24 @@ extension QuantMatmul {
         }
         let qs = UnsafeMutablePointer<Int8>.allocate(capacity: k)
         let scales = UnsafeMutablePointer<Float>.allocate(capacity: k / kind.blockSize)
-        defer { qs.deallocate(); scales.deallocate() }
+        let sums = UnsafeMutablePointer<Float>.allocate(capacity: k / kind.blockSize)
+        defer { qs.deallocate(); scales.deallocate(); sums.deallocate() }
         let rowBytes = format.rowBytes(k)
         for i in 0..<m {
-            referenceQuantizeActivations(x + i * ldx, k: k, kind: kind, qs: qs, scales: scales)
+            referenceQuantizeActivations(x + i * ldx, k: k, kind: kind, qs: qs, scales: scales, sums: sums)
             for j in 0..<n {
-                let value = referenceDot(weights + j * rowBytes, format: format, k: k, qs: qs, scales: scales)
+                let value = referenceDot(weights + j * rowBytes, format: format, k: k, qs: qs, scales: scales,
+                                         sums: hasIntegerDot(format) ? UnsafePointer(sums) : nil)
                 y[i * ldy + j] = accumulate ? y[i * ldy + j] + value : value
             }
         }
     }
 
-    /// One weight row · one quantized activation row (qs, scales from referenceQuantizeActivations).
+    /// One weight row · one quantized activation row (qs, scales, sums from referenceQuantizeActivations;
+    /// the Q4_1/Q5_1 min term uses ggml's f16 block sums when `sums` is given, d·Σq otherwise).
     public static func referenceDot(_ w: UnsafeRawPointer, format: QuantFormat, k: Int,
-                                    qs: UnsafePointer<Int8>, scales: UnsafePointer<Float>) -> Float {
+                                    qs: UnsafePointer<Int8>, scales: UnsafePointer<Float>,
+                                    sums: UnsafePointer<Float>? = nil) -> Float {
         @inline(__always) func byte(_ p: UnsafeRawPointer, _ i: Int) -> Int { Int(p.load(fromByteOffset: i, as: UInt8.self)) }
         @inline(__always) func u32(_ p: UnsafeRawPointer, _ i: Int) -> Int {
             Int(UInt32(littleEndian: p.loadUnaligned(fromByteOffset: i, as: UInt32.self)))
@@ -60,7 +64,7 @@ extension QuantMatmul {
                     for j in 0..<16 {
                         sumi += (byte(blk, 4 + j) & 15) * Int(a[j]) + (byte(blk, 4 + j) >> 4) * Int(a[j + 16])
                     }
-                    sumf += Float(sumi) * (dw * da) + quantHalf(blk, 2) * (da * Float(suma))
+                    sumf += Float(sumi) * (dw * da) + quantHalf(blk, 2) * (sums?[b] ?? da * Float(suma))
                 case .q5_0, .q5_1:
                     let hasMin = format == .q5_1
                     let qh = u32(blk, hasMin ? 4 : 2), q = hasMin ? 8 : 6
@@ -71,7 +75,7 @@ extension QuantMatmul {
                         sumi += (lo - offset) * Int(a[j]) + (hi - offset) * Int(a[j + 16])
                     }
                     sumf += Float(sumi) * (dw * da)
-                    if hasMin { sumf += quantHalf(blk, 2) * (da * Float(suma)) }
+                    if hasMin { sumf += quantHalf(blk, 2) * (sums?[b] ?? da * Float(suma)) }
                 default:   // q8_0
                     for j in 0..<32 { sumi += Int(Int8(truncatingIfNeeded: byte(blk, 2 + j))) * Int(a[j]) }
                     sumf += Float(sumi) * (dw * da)

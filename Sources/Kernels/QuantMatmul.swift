@@ -1,6 +1,10 @@
 // QuantMatmul: y[m×n] = x[m×k] · Wᵀ with W stored in a GGUF block format (llama.cpp's
 // `ggml_compute_forward_mul_mat` with `vec_dot_type`), the one dispatch point of the quantized kernels.
 //
+// Q4_0, Q4_1 and Q8_0 weights take the integer path of QuantRowDot.swift for every m (ggml's
+// integer block dot products in ggml's float order, so logits match llama.cpp's and do not depend
+// on the batch). The other formats:
+//
 // 1. Each x row is quantized once into the weight format's partner (Q8 blocks of 32 for the
 //    legacy quants, Q8_K for the K-quants; QuantizeRow.swift), into pool scratch, before any
 //    parallel loop. The fast kernels keep the quantized values as floats q·d.
@@ -48,7 +52,10 @@ public enum QuantMatmul {
             return
         }
         let runner = pool ?? ThreadPool.serial
-        if m < smallM {
+        if hasIntegerDot(format) {
+            integerMatmul(m: m, n: n, k: k, x: x, ldx: ldx, weights: weights, format: format, y: y, ldy: ldy,
+                          accumulate: accumulate, pool: runner)
+        } else if m < smallM {
             dotProducts(m: m, n: n, k: k, x: x, ldx: ldx, weights: weights, format: format, y: y, ldy: ldy,
                         accumulate: accumulate, pool: runner)
         } else {
@@ -83,18 +90,12 @@ public enum QuantMatmul {
                                     y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool, pool: ThreadPool) {
         // Quantize every x row (and its block sums) before the parallel loop; size each
         // thread's decode buffer.
-        let blocks = k / 32
-        let xq = pool.sharedScratch(count: m * k + m * blocks)
-        let sums = xq + m * k
+        let xq = pool.sharedScratch(count: m * k)
         for i in 0..<m {
-            let row = xq + i * k
-            quantizeActivations(x + i * ldx, k: k, kind: format.activationQuantization, into: row)
-            if format == .q4_1 {
-                for b in 0..<blocks { sums[i * blocks + b] = horizontalSum(load16(row + 32 * b) + load16(row + 32 * b + 16)) }
-            }
+            quantizeActivations(x + i * ldx, k: k, kind: format.activationQuantization, into: xq + i * k)
         }
         for w in 0..<pool.threads { _ = pool.scratch(worker: w, count: k) }
-        var job = DotJob(m: m, n: n, k: k, xq: xq, sums: sums, weights: weights, rowBytes: format.rowBytes(k),
+        var job = DotJob(m: m, n: n, k: k, xq: xq, weights: weights, rowBytes: format.rowBytes(k),
                          format: format, y: y, ldy: ldy, accumulate: accumulate, pool: pool)
         withUnsafeMutablePointer(to: &job) { job in
             pool.parallelFor((n + dotChunk - 1) / dotChunk, context: UnsafeMutableRawPointer(job)) { context, chunk, worker in
@@ -106,7 +107,6 @@ public enum QuantMatmul {
     struct DotJob {
         let m: Int, n: Int, k: Int
         let xq: UnsafeMutablePointer<Float>          // [m][k] quantized activations
-        let sums: UnsafeMutablePointer<Float>        // [m][k/32] their block sums (Q4_1)
         let weights: UnsafeRawPointer, rowBytes: Int
         let format: QuantFormat
         let y: UnsafeMutablePointer<Float>, ldy: Int
@@ -115,18 +115,6 @@ public enum QuantMatmul {
 
         func run(chunk: Int, worker: Int) {
             let j0 = chunk * dotChunk
-            if hasRowDot(format) {
-                // Decode in registers: each row once per x row (m < 4, the weights stay in L1/L2).
-                for j in j0..<min(j0 + dotChunk, n) {
-                    for i in 0..<m {
-                        let value = rowDot(weights + j * rowBytes, format: format, blocks: k / 32, xq: xq + i * k,
-                                           sums: sums + i * (k / 32))
-                        let out = y + i * ldy + j
-                        out.pointee = accumulate ? out.pointee + value : value
-                    }
-                }
-                return
-            }
             let w = pool.scratch(worker: worker, count: k)   // [k] one decoded W row
             for j in j0..<min(j0 + dotChunk, n) {
                 dequantizeRow(weights + j * rowBytes, format: format, k: k, into: w)

@@ -17,8 +17,10 @@ extension QuantMatmul {
     /// Quantizes one row of k activations as `kind` (k a multiple of its block size):
     /// qs[k] int8 values and scales[k / kind.blockSize] (Q8: the f16-rounded d as Float;
     /// Q8_K: d as f32). `.none` copies nothing and leaves both untouched.
+    /// For Q8, `sums` (when given) receives ggml's Q8_1 block sums f16(d·Σq), d unrounded.
     public static func referenceQuantizeActivations(_ x: UnsafePointer<Float>, k: Int, kind: ActivationQuantization,
-                                                    qs: UnsafeMutablePointer<Int8>, scales: UnsafeMutablePointer<Float>) {
+                                                    qs: UnsafeMutablePointer<Int8>, scales: UnsafeMutablePointer<Float>,
+                                                    sums: UnsafeMutablePointer<Float>? = nil) {
         switch kind {
         case .none:
             return
@@ -29,9 +31,10 @@ extension QuantMatmul {
                 var amax: Float = 0
                 for j in 0..<32 { amax = max(amax, abs(xb[j])) }
                 let d = amax / 127
-                let id: Float = d != 0 ? 1 / d : 0
+                let id: Float = amax != 0 ? 127 / amax : 0   // ggml's multiplier, not 1/d
                 for j in 0..<32 { qb[j] = Int8((xb[j] * id).rounded(.toNearestOrEven)) }
                 scales[b] = roundedToHalf(d)
+                sums?[b] = roundedToHalf(d * Float((0..<32).reduce(0) { $0 + Int(qb[$1]) }))
             }
         case .q8K:
             precondition(k % 256 == 0, "k \(k) is not a multiple of 256")
@@ -66,7 +69,7 @@ extension QuantMatmul {
                 let x0 = load16(x + 32 * b), x1 = load16(x + 32 * b + 16)
                 let amax = horizontalMax(max16(abs16(x0), abs16(x1)))
                 let d = amax / 127
-                let id: Float = d != 0 ? 1 / d : 0
+                let id: Float = amax != 0 ? 127 / amax : 0
                 let scale = SIMD16<Float>(repeating: roundedToHalf(d))
                 store16(round16(x0 * id) * scale, xq + 32 * b)
                 store16(round16(x1 * id) * scale, xq + 32 * b + 16)

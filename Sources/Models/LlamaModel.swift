@@ -69,7 +69,7 @@ public final class LlamaModel: @unchecked Sendable {
     let layers: [Layer]
     let outputNorm: UnsafePointer<Float>         // [dim]
     let output: QuantLinear                      // [vocab, dim]; token_embd when tied
-    let inverseFrequencies: [Float]              // [ropeDimensions / 2]
+    let thetaScale: Float                        // base^(-2/ropeDimensions), ggml's theta_scale
 
     /// The tensor types the forward pass can multiply by.
     static let weightTypes: [GGMLType] = [.f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_K, .q5_K, .q6_K]
@@ -113,9 +113,8 @@ public final class LlamaModel: @unchecked Sendable {
         } else {
             output = QuantLinear(name: "output.weight", weight: tokenEmbedding, bias: nil, outFeatures: vocab, inFeatures: dim)
         }
-        // θ_i = base^(-2i/d), as ggml_rope computes theta_scale = powf(base, -2/n_dims).
-        let d = config.ropeDimensions
-        inverseFrequencies = (0..<d / 2).map { i in Float(pow(Double(config.ropeFreqBase), -2 * Double(i) / Double(d))) }
+        // θ_i = base^(-2i/d) by repeated multiplication with powf(base, -2/n_dims), as ggml does.
+        thetaScale = powf(config.ropeFreqBase, -2 / Float(config.ropeDimensions))
     }
 
     /// Every projection's [out, in] by GGUF weight name, for checking adapters.
@@ -153,7 +152,7 @@ public final class LlamaModel: @unchecked Sendable {
                                 count: dim, into: x + r * dim)
         }
         // rope angles for each row's position, shared by every layer
-        state.prepareRope(inverseFrequencies: inverseFrequencies, frequencyScale: config.ropeFrequencyScale)
+        state.prepareRope(thetaScale: thetaScale, frequencyScale: config.ropeFrequencyScale)
 
         for (l, layer) in layers.enumerated() {
             // attention norm
@@ -175,22 +174,19 @@ public final class LlamaModel: @unchecked Sendable {
                 for i in 0..<kvDim { kc[i] = Float16(k[r * kvDim + i]); vc[i] = Float16(v[r * kvDim + i]) }
             }
 
-            // causal grouped-query attention over the slot's f16 cache: query head h reads KV head h / group;
-            // q and the probabilities are rounded to f16 for the products, as ggml's f16 mul_mat does
+            // causal grouped-query attention over the slot's f16 cache: query head h reads KV head h / group,
+            // in llama.cpp's arithmetic (see `attendHead`)
             pool.parallelFor(t * heads) { index, worker in
                 let r = index / heads, h = index % heads
                 let slot = Int(state.slots[r]), length = Int(state.positions[r]) + 1
+                // llama.cpp runs a one-token batch through ggml_vec_dot_f16, longer ones through tinyBLAS
+                let kernel: AttentionKernel = state.rowsPerSlot[slot] == 1 ? .vecDot(keyCount: min(cache.context, (length + 31) & ~31)) : .tinyBLAS
                 let kvOffset = (h / group) * headDim
-                let keys = UnsafePointer(cache.keys(slot: slot, layer: l)) + kvOffset
-                let values = UnsafePointer(cache.values(slot: slot, layer: l)) + kvOffset
-                let qh = pool.scratch(worker: worker, count: headDim + length)
-                let scores = qh + headDim
-                for d in 0..<headDim { qh[d] = Float(Float16(q[r * dim + h * headDim + d])) }
-                for j in 0..<length { scores[j] = scale * dotHalf(qh, keys + j * kvDim, count: headDim) }
-                Softmax.softmax(scores, count: length)
-                let out = attention + r * dim + h * headDim
-                out.update(repeating: 0, count: headDim)
-                for j in 0..<length { axpyHalf(Float(Float16(scores[j])), values + j * kvDim, out, count: headDim) }
+                let scratch = pool.scratch(worker: worker, count: attentionScratch(headDim: headDim, length: length))
+                attendHead(q: q + r * dim + h * headDim, keys: UnsafePointer(cache.keys(slot: slot, layer: l)) + kvOffset,
+                           values: UnsafePointer(cache.values(slot: slot, layer: l)) + kvOffset, stride: kvDim,
+                           length: length, headDim: headDim, scale: scale, kernel: kernel, scratch: scratch,
+                           out: attention + r * dim + h * headDim)
             }
 
             // output projection, residual
@@ -233,6 +229,7 @@ public final class LlamaRunState: @unchecked Sendable {
     let positions: UnsafeMutablePointer<Int32>       // [batchTokens]
     let slots: UnsafeMutablePointer<Int32>           // [batchTokens]
     let logitRowIndex: UnsafeMutablePointer<Int32>   // [maxLogitRows] rows that want logits, in order
+    let rowsPerSlot: UnsafeMutablePointer<Int32>     // [slots] rows of each slot in this batch
     let x: UnsafeMutablePointer<Float>               // [batchTokens, dim] residual stream
     let xb: UnsafeMutablePointer<Float>              // [max(batchTokens, maxLogitRows), dim] normed
     let q: UnsafeMutablePointer<Float>               // [batchTokens, dim]
@@ -269,6 +266,8 @@ public final class LlamaRunState: @unchecked Sendable {
         let rows = max(batchTokens, logitRows)
         tokens = ints(batchTokens); positions = ints(batchTokens); self.slots = ints(batchTokens)
         logitRowIndex = ints(logitRows)
+        rowsPerSlot = ints(slots)
+        rowsPerSlot.update(repeating: 0, count: slots)
         x = floats(batchTokens * c.dim); xb = floats(rows * c.dim)
         q = floats(batchTokens * c.dim); k = floats(batchTokens * c.kvDim); v = floats(batchTokens * c.kvDim)
         attention = floats(batchTokens * c.dim)
@@ -278,7 +277,7 @@ public final class LlamaRunState: @unchecked Sendable {
         logitsBuffer = floats(logitRows * c.vocabSize)
         self.buffers = buffers
         // Size each thread's scratch once (attention scores, dequantised weight rows).
-        pool.parallelFor(pool.threads) { _, worker in _ = pool.scratch(worker: worker, count: max(context + c.headDim, 32 * max(c.dim, c.hiddenDim))) }
+        pool.parallelFor(pool.threads) { _, worker in _ = pool.scratch(worker: worker, count: max(attentionScratch(headDim: c.headDim, length: context), 32 * max(c.dim, c.hiddenDim))) }
     }
 
     deinit { for b in buffers { b.deallocate() } }
@@ -289,6 +288,7 @@ public final class LlamaRunState: @unchecked Sendable {
 
     /// Empties the batch.
     public func clear() {
+        for r in 0..<rowCount { rowsPerSlot[Int(slots[r])] = 0 }
         rowCount = 0
         logitRowCount = 0
     }
@@ -308,6 +308,7 @@ public final class LlamaRunState: @unchecked Sendable {
         tokens[rowCount] = token
         positions[rowCount] = Int32(position)
         slots[rowCount] = Int32(slot)
+        rowsPerSlot[slot] += 1
         var index: Int?
         if logits {
             precondition(logitRowCount < maxLogitRows, "too many logit rows")
@@ -322,14 +323,17 @@ public final class LlamaRunState: @unchecked Sendable {
     /// The logits of the i-th row that asked for them: [vocab].
     public func logits(_ i: Int) -> UnsafeMutablePointer<Float> { logitsBuffer + i * vocabSize }
 
-    /// cos and sin of position·θ_i for each row.
-    func prepareRope(inverseFrequencies: [Float], frequencyScale: Float) {
+    /// cos and sin of each row's angles, as ggml_rope_cache_init makes them: θ starts at the
+    /// position and is multiplied by `thetaScale` pair after pair in float (not p·base^(-2i/d),
+    /// which differs in the last bits); the angle is frequencyScale·θ.
+    func prepareRope(thetaScale: Float, frequencyScale: Float) {
         for r in 0..<rowCount {
-            let p = Float(positions[r]) * frequencyScale
+            var theta = Float(positions[r])
             for i in 0..<ropePairs {
-                let angle = p * inverseFrequencies[i]
+                let angle = frequencyScale * theta
                 ropeCos[r * ropePairs + i] = cos(angle)
                 ropeSin[r * ropePairs + i] = sin(angle)
+                theta *= thetaScale
             }
         }
     }
@@ -345,8 +349,9 @@ public final class LlamaRunState: @unchecked Sendable {
                 let a = style == .normal ? 2 * i : i
                 let b = style == .normal ? 2 * i + 1 : i + ropePairs
                 let x0 = xh[a], x1 = xh[b]
-                xh[a] = x0 * c[i] - x1 * s[i]
-                xh[b] = x0 * s[i] + x1 * c[i]
+                // ggml's x0·cos - x1·sin and x0·sin + x1·cos as GCC contracts them (first product fused)
+                xh[a] = (-(x1 * s[i])).addingProduct(x0, c[i])
+                xh[b] = (x1 * c[i]).addingProduct(x0, s[i])
             }
         }
     }
@@ -369,81 +374,196 @@ func rmsNorm(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, rows: Int,
     }
 }
 
-/// a[i] = silu(a[i]) · b[i].
+/// a[i] = silu(a[i]) · b[i], silu as ggml_vec_silu_f32 computes it: x / (1 + e^-x) with ggml's
+/// vector exp for whole groups of 16 and the C library's expf for the rest.
 @inline(__always)
 func siluMultiply(_ a: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>, count: Int) {
-    for i in 0..<count {
+    var i = 0
+    while i + 16 <= count {
+        let x = loadFloats(a + i)
+        storeFloats(x / (1 + ggmlExp(-x)) * loadFloats(b + i), a + i)
+        i += 16
+    }
+    while i < count {
         let g = a[i]
-        a[i] = g / (1 + exp(-g)) * b[i]
+        a[i] = g / (1 + expf(-g)) * b[i]
+        i += 1
     }
 }
 
-/// Σ x[i]·y[i] with four SIMD16 accumulators and a scalar tail.
 @inline(__always)
-func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: Int) -> Float {
-    var s0 = SIMD16<Float>.zero, s1 = SIMD16<Float>.zero, s2 = SIMD16<Float>.zero, s3 = SIMD16<Float>.zero
-    let xr = UnsafeRawPointer(x), yr = UnsafeRawPointer(y)
-    var i = 0
-    while i + 64 <= count {
-        s0.addProduct(xr.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self), yr.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self))
-        s1.addProduct(xr.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self), yr.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self))
-        s2.addProduct(xr.loadUnaligned(fromByteOffset: i * 4 + 128, as: SIMD16<Float>.self), yr.loadUnaligned(fromByteOffset: i * 4 + 128, as: SIMD16<Float>.self))
-        s3.addProduct(xr.loadUnaligned(fromByteOffset: i * 4 + 192, as: SIMD16<Float>.self), yr.loadUnaligned(fromByteOffset: i * 4 + 192, as: SIMD16<Float>.self))
-        i += 64
-    }
-    while i + 16 <= count {
-        s0.addProduct(xr.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self), yr.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self))
-        i += 16
-    }
-    var sum = ((s0 + s1) + (s2 + s3)).sum()
-    while i < count { sum += x[i] * y[i]; i += 1 }
-    return sum
+func loadFloats(_ p: UnsafePointer<Float>) -> SIMD16<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self) }
+
+@inline(__always)
+func storeFloats(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
 }
 
-/// y += a·x over `count` floats.
+/// Sum of 16 lanes in _mm512_reduce_add_ps's order: (i, i+8), (i, i+4), (i, i+2), (0, 1).
 @inline(__always)
-func axpy(_ a: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
-    let va = SIMD16<Float>(repeating: a)
-    let xr = UnsafeRawPointer(x), yr = UnsafeMutableRawPointer(y)
-    var i = 0
-    while i + 16 <= count {
-        var acc = yr.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-        acc.addProduct(va, xr.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self))
-        yr.storeBytes(of: acc, toByteOffset: i * 4, as: SIMD16<Float>.self)
-        i += 16
-    }
-    while i < count { y[i] += a * x[i]; i += 1 }
+func reduceAdd(_ v: SIMD16<Float>) -> Float {
+    let h8 = v.lowHalf + v.highHalf
+    let h4 = h8.lowHalf + h8.highHalf
+    let h2 = h4.lowHalf + h4.highHalf
+    return h2[0] + h2[1]
 }
 
-/// Σ x[i]·y[i] for f32 x and f16 y, accumulated in f32.
+/// e^x as ggml's AVX-512 `ggml_v_expf` computes it (a polynomial after range reduction, within
+/// 1.5 ulp of expf, bit-identical to llama.cpp's softmax and SiLU on this CPU family).
 @inline(__always)
-func dotHalf(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float16>, count: Int) -> Float {
-    var s0 = SIMD16<Float>.zero, s1 = SIMD16<Float>.zero
-    let xr = UnsafeRawPointer(x), yr = UnsafeRawPointer(y)
-    var i = 0
-    while i + 32 <= count {
-        s0.addProduct(xr.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self),
-                      SIMD16<Float>(yr.loadUnaligned(fromByteOffset: i * 2, as: SIMD16<Float16>.self)))
-        s1.addProduct(xr.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD16<Float>.self),
-                      SIMD16<Float>(yr.loadUnaligned(fromByteOffset: i * 2 + 32, as: SIMD16<Float16>.self)))
-        i += 32
+func ggmlExp(_ x: SIMD16<Float>) -> SIMD16<Float> {
+    @inline(__always) func c(_ v: Float) -> SIMD16<Float> { SIMD16(repeating: v) }
+    let r = c(0x1.8p23)
+    let z = r.addingProduct(x, c(0x1.715476p+0))
+    let n = z - r
+    let b = x.addingProduct(-n, c(0x1.62e4p-1)).addingProduct(-n, c(0x1.7f7d1cp-20))
+    let u = b * b
+    let high = c(0x1.573e2ep-5).addingProduct(c(0x1.0e4020p-7), b)
+    let low = c(0x1.fffdb6p-2).addingProduct(c(0x1.555e66p-3), b)
+    let j = c(1).addingProduct(c(0x1.ffffecp-1), b).addingProduct(low.addingProduct(high, u), u)
+    var result = SIMD16<Float>()
+    for i in 0..<16 {
+        let e = n[i]
+        if e >= -125 && e <= 127 {
+            result[i] = j[i] * Float(bitPattern: UInt32(Int32(e) + 127) << 23)
+        } else if e.isNaN {
+            result[i] = e
+        } else if abs(e) > 192 {
+            result[i] = e > 0 ? .infinity : 0
+        } else {
+            result[i] = Float(sign: .plus, exponent: Int(e), significand: j[i])   // vscalefps
+        }
     }
-    var sum = (s0 + s1).sum()
-    while i < count { sum += x[i] * Float(y[i]); i += 1 }
-    return sum
+    return result
 }
 
-/// y += a·x for f16 x.
+/// Scratch floats `attendHead` needs.
 @inline(__always)
-func axpyHalf(_ a: Float, _ x: UnsafePointer<Float16>, _ y: UnsafeMutablePointer<Float>, count: Int) {
-    let va = SIMD16<Float>(repeating: a)
-    let xr = UnsafeRawPointer(x), yr = UnsafeMutableRawPointer(y)
-    var i = 0
-    while i + 16 <= count {
-        var acc = yr.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-        acc.addProduct(va, SIMD16<Float>(xr.loadUnaligned(fromByteOffset: i * 2, as: SIMD16<Float16>.self)))
-        yr.storeBytes(of: acc, toByteOffset: i * 4, as: SIMD16<Float>.self)
-        i += 16
+func attentionScratch(headDim: Int, length: Int) -> Int { headDim + (length + 64) + 64 * headDim }
+
+/// One query head over `length` cached positions, in the arithmetic of llama.cpp's CPU graph
+/// without flash attention (b4748):
+/// - KQ: q rounded to f16, then tinyBLAS's f16 × f16 kernel: lane l an fma chain over dimensions
+///   l, l+16, …, then _mm512_reduce_add_ps;
+/// - softmax: s·scale, minus the max, `ggml_v_expf` in groups of 16 (masked positions give 0),
+///   each group's reduce_add summed in double, then every value times Float(1/sum);
+/// - KQV: the probabilities rounded to f16, tinyBLAS f16 × f16 again: per output 16 lanes, lane l
+///   an fma chain over positions l, l+16, …, then reduce_add.
+/// (Checked value for value against llama.cpp's intermediate tensors.)
+@inline(__always)
+func attendHead(q: UnsafePointer<Float>, keys: UnsafePointer<Float16>, values: UnsafePointer<Float16>, stride: Int,
+                length: Int, headDim: Int, scale: Float, kernel: AttentionKernel, scratch: UnsafeMutablePointer<Float>,
+                out: UnsafeMutablePointer<Float>) {
+    let qh = scratch, scores = scratch + headDim, lanes = scores + (length + 64)
+    for d in 0..<headDim { qh[d] = Float(Float16(q[d])) }
+    if case .vecDot = kernel {
+        for j in 0..<length { scores[j] = vecDotHalf(qh, keys + j * stride, count: headDim) * scale }
+    } else {
+    for j in 0..<length {
+        // tinyBLAS's f16 kernel: lane l chains fma over dimensions l, l+16, …; then reduce_add
+        let k = keys + j * stride
+        var acc = SIMD16<Float>.zero
+        var i = 0
+        while i + 16 <= headDim {
+            acc = acc.addingProduct(loadFloats(qh + i), halves(k + i))
+            i += 16
+        }
+        var sum = reduceAdd(acc)
+        while i < headDim { sum += qh[i] * Float(k[i]); i += 1 }
+        scores[j] = sum * scale
     }
-    while i < count { y[i] += a * Float(x[i]); i += 1 }
+    }
+    var maxScore = -Float.infinity
+    for j in 0..<length { maxScore = max(maxScore, scores[j]) }
+    let padded = (length + 15) & ~15
+    for j in length..<padded { scores[j] = -.infinity }
+    var total = 0.0
+    var j = 0
+    while j < padded {
+        let e = ggmlExp(loadFloats(scores + j) - SIMD16(repeating: maxScore))
+        storeFloats(e, scores + j)
+        total += Double(reduceAdd(e))
+        j += 16
+    }
+    let inverse = Float(1 / total)
+    for j in 0..<length { scores[j] *= inverse }
+    if case .vecDot(let keyCount) = kernel {
+        // ggml_vec_dot_f16 over keyCount (the cache cells llama.cpp attends, padded to 32; the
+        // positions past `length` are masked to 0): four 16-lane accumulators per block of 64,
+        // the tail summed in double.
+        let np = keyCount & ~63
+        for j in 0..<length { scores[j] = Float(Float16(scores[j])) }
+        // acc[a][l][d]: accumulator a (of four), lane l, for every output dimension d at once;
+        // position p feeds a = (p % 64) / 16, l = p % 16 (the same fma sequence per d as ggml's)
+        let acc = lanes
+        acc.update(repeating: 0, count: 64 * headDim)
+        let simdEnd = min(np, length)
+        for p in 0..<simdEnd {
+            let row = acc + (((p & 63) >> 4) * 16 + (p & 15)) * headDim, v = values + p * stride, w = scores[p]
+            for d in 0..<headDim { row[d] = row[d].addingProduct(Float(v[d]), w) }
+        }
+        for d in 0..<headDim {
+            var h = SIMD16<Float>()
+            for l in 0..<16 {
+                let a0 = acc[l * headDim + d], a1 = acc[(16 + l) * headDim + d]
+                let a2 = acc[(32 + l) * headDim + d], a3 = acc[(48 + l) * headDim + d]
+                h[l] = (a0 + a2) + (a1 + a3)
+            }
+            var sum = np > 0 ? Double(reduceAdd(h)) : 0
+            var p = np
+            while p < length { sum += Double(Float(values[p * stride + d]) * scores[p]); p += 1 }
+            out[d] = Float(sum)
+        }
+        return
+    }
+    // lanes[l][d]: the fma chain of lane l for every output dimension d
+    lanes.update(repeating: 0, count: 16 * headDim)
+    for j in 0..<length {
+        let v = values + j * stride, lane = lanes + (j & 15) * headDim, p = Float(Float16(scores[j]))
+        for d in 0..<headDim { lane[d] = lane[d].addingProduct(Float(v[d]), p) }
+    }
+    for d in 0..<headDim {
+        var h8 = SIMD8<Float>(), h = SIMD16<Float>()
+        for l in 0..<16 { h[l] = lanes[l * headDim + d] }
+        h8 = h.lowHalf + h.highHalf
+        let h4 = h8.lowHalf + h8.highHalf
+        let h2 = h4.lowHalf + h4.highHalf
+        out[d] = h2[0] + h2[1]
+    }
 }
+
+/// How llama.cpp multiplies in attention for a row (see `attendHead`).
+enum AttentionKernel {
+    /// tinyBLAS's f16 × f16 tiles (batches of more than one token).
+    case tinyBLAS
+    /// ggml_vec_dot_f16 (a one-token batch), over `keyCount` cache cells.
+    case vecDot(keyCount: Int)
+}
+
+/// ggml_vec_dot_f16 of an f16-valued float row with an f16 row: per block of 64 four 16-lane fma
+/// accumulators, folded (0+2)+(1+3), reduce_add; the tail summed in double.
+@inline(__always)
+func vecDotHalf(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float16>, count: Int) -> Float {
+    let np = count & ~63
+    var sum = 0.0
+    if np > 0 {
+        var s0 = SIMD16<Float>.zero, s1 = SIMD16<Float>.zero, s2 = SIMD16<Float>.zero, s3 = SIMD16<Float>.zero
+        var i = 0
+        while i < np {
+            s0 = s0.addingProduct(loadFloats(x + i), halves(y + i))
+            s1 = s1.addingProduct(loadFloats(x + i + 16), halves(y + i + 16))
+            s2 = s2.addingProduct(loadFloats(x + i + 32), halves(y + i + 32))
+            s3 = s3.addingProduct(loadFloats(x + i + 48), halves(y + i + 48))
+            i += 64
+        }
+        sum = Double(reduceAdd((s0 + s2) + (s1 + s3)))
+    }
+    for i in np..<count { sum += Double(x[i] * Float(y[i])) }
+    return Float(sum)
+}
+
+@inline(__always)
+func halves(_ p: UnsafePointer<Float16>) -> SIMD16<Float> {
+    SIMD16<Float>(UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float16>.self))
+}
+

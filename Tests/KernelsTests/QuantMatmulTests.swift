@@ -107,6 +107,29 @@ final class QuantMatmulTests: XCTestCase {
         }
     }
 
+    /// Q4_0, Q4_1, Q8_0: each output row is bit-identical whether its x row is multiplied alone or
+    /// as one of 17 rows (4-row and 1-row kernel paths), on one thread or two.
+    func testIntegerFormatsAreBatchInvariant() {
+        for format in [QuantFormat.q4_0, .q4_1, .q8_0] {
+            let m = 17, n = 37, k = 576
+            let w = QuantMatmul.randomWeights(format: format, rows: n, k: k, seed: 7)
+            let x = randomFloats(m * k, seed: 8, in: -3...3)
+            var batched = [Float](repeating: 0, count: m * n)
+            w.withUnsafeBytes { w in
+                QuantMatmul.matmul(m: m, n: n, k: k, x: x, ldx: k, weights: w.baseAddress!, format: format,
+                                   y: &batched, ldy: n, pool: ThreadPool(threads: 2))
+                for i in 0..<m {
+                    var alone = [Float](repeating: 0, count: n)
+                    x.withUnsafeBufferPointer { x in
+                        QuantMatmul.matmul(m: 1, n: n, k: k, x: x.baseAddress! + i * k, ldx: k, weights: w.baseAddress!,
+                                           format: format, y: &alone, ldy: n, pool: nil)
+                    }
+                    XCTAssertEqual(alone, Array(batched[i * n..<(i + 1) * n]), "\(format) row \(i)")
+                }
+            }
+        }
+    }
+
     /// k = 0 clears (or keeps, accumulating) y; m = 0 or n = 0 writes nothing.
     func testEmptyShapes() {
         var y: [Float] = [1, 2, 3, 4]
