@@ -29,11 +29,14 @@ struct FinetuneCommand: ParsableCommand, LoggingCommand {
     var baseDropout: Float?
     @Option(help: "Epochs.") var epochs = 3
     @Option(help: "Peak learning rate (AdamW, 6% linear warm-up, then linear decay).") var lr: Float = 1e-3
-    @Option(help: "The classification head's learning rate as a multiple of --lr.") var headLr: Float = 1
+    // Dojo's default recipe departs from PEFT's here: with one learning rate the freshly initialised head
+    // learns far slower than the LoRA pairs (MTS-Dialog tuning split: 69.2% / 0.322 macro-F1 with 1×, 77.3% / 0.476 with 30×).
+    @Option(help: "The classification head's learning rate as a multiple of --lr (PEFT's recipe: 1).") var headLr: Float = 30
     @Option(help: "AdamW weight decay (decoupled; not on the head bias).") var weightDecay: Float = 0.01
     @Option(help: "Fraction of steps spent warming up.") var warmup: Float = 0.06
     @Option(help: "Examples per step.") var batch = 32
-    @Option(help: "Tokens per text, [CLS] and [SEP] included; longer texts are truncated.") var maxLength = 128
+    // 256, the window Dojo's classifiers read at inference (sentence-transformers' max_seq_length); PEFT's recipe: 128.
+    @Option(help: "Tokens per text, [CLS] and [SEP] included; longer texts are truncated (PEFT's recipe: 128).") var maxLength = 256
     @Option(help: "Epochs without a better eval accuracy before stopping.") var patience = 2
     @Option(help: "Random seed (initialisation, shuffling, dropout).") var seed: UInt64 = 0
     @Option(help: "Threads (default: all cores). Results are reproducible for a given seed and thread count.") var threads: Int?
