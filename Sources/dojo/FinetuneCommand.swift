@@ -29,10 +29,14 @@ struct FinetuneCommand: ParsableCommand, LoggingCommand {
     var baseDropout: Float?
     @Option(help: "Epochs.") var epochs = 3
     @Option(help: "Peak learning rate (AdamW, 6% linear warm-up, then linear decay).") var lr: Float = 1e-3
+    // Dojo's default recipe departs from PEFT's here: with one learning rate the freshly initialised head
+    // learns far slower than the LoRA pairs (MTS-Dialog tuning split: 69.2% / 0.322 macro-F1 with 1×, 77.3% / 0.476 with 30×).
+    @Option(help: "The classification head's learning rate as a multiple of --lr (PEFT's recipe: 1).") var headLr: Float = 30
     @Option(help: "AdamW weight decay (decoupled; not on the head bias).") var weightDecay: Float = 0.01
     @Option(help: "Fraction of steps spent warming up.") var warmup: Float = 0.06
     @Option(help: "Examples per step.") var batch = 32
-    @Option(help: "Tokens per text, [CLS] and [SEP] included; longer texts are truncated.") var maxLength = 128
+    // 256, the window Dojo's classifiers read at inference (sentence-transformers' max_seq_length); PEFT's recipe: 128.
+    @Option(help: "Tokens per text, [CLS] and [SEP] included; longer texts are truncated (PEFT's recipe: 128).") var maxLength = 256
     @Option(help: "Epochs without a better eval accuracy before stopping.") var patience = 2
     @Option(help: "Random seed (initialisation, shuffling, dropout).") var seed: UInt64 = 0
     @Option(help: "Threads (default: all cores). Results are reproducible for a given seed and thread count.") var threads: Int?
@@ -46,6 +50,7 @@ struct FinetuneCommand: ParsableCommand, LoggingCommand {
         guard dropout >= 0 && dropout < 1 else { throw ValidationError("--dropout must be in [0, 1)") }
         if let baseDropout, !(baseDropout >= 0 && baseDropout < 1) { throw ValidationError("--base-dropout must be in [0, 1)") }
         guard lr > 0 else { throw ValidationError("--lr must be positive") }
+        guard headLr > 0 else { throw ValidationError("--head-lr must be positive") }
         guard maxLength >= 2 else { throw ValidationError("--max-length must be at least 2") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
@@ -110,6 +115,7 @@ struct FinetuneCommand: ParsableCommand, LoggingCommand {
         options.targets = targets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         options.rank = rank; options.alpha = alpha; options.dropout = dropout; options.epochs = epochs
         options.learningRate = lr; options.weightDecay = weightDecay; options.warmupRatio = warmup
+        options.headLearningRateMultiplier = headLr
         options.batch = batch; options.maxLength = maxLength; options.seed = seed; options.patience = patience
         options.hiddenDropout = baseDropout ?? 0
         options.attentionDropout = baseDropout ?? 0
@@ -156,7 +162,7 @@ struct FinetuneCommand: ParsableCommand, LoggingCommand {
         let extra: [String: Any] = [
             "epochs": epochLines, "labels": labels.count, "train_examples": trainSequences.count,
             "skipped_missing_label": trainData.missingLabel, "skipped_invalid": trainData.invalid,
-            "truncated": trainTruncated, "max_length": maxLength, "batch": batch, "learning_rate": Double(lr),
+            "truncated": trainTruncated, "max_length": maxLength, "batch": batch, "learning_rate": Double(lr), "head_lr_multiplier": Double(headLr),
             "weight_decay": Double(weightDecay), "warmup_ratio": Double(warmup), "seed": Int(seed), "threads": threadCount,
             "hidden_dropout": Double(options.hiddenDropout), "attention_dropout": Double(options.attentionDropout),
         ]

@@ -102,4 +102,27 @@ final class FinetuneCommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory.appendingPathComponent("none").path))
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.contains("partial") }, [])
     }
+
+    func testDefaultRecipeTrainsTheHeadAt30xAndReadsUpTo256Tokens() throws {
+        let train = try write(toyLines(), "train.jsonl")
+        func training(_ extra: [String], _ name: String) throws -> [String: Any] {
+            let out = directory.appendingPathComponent(name).path
+            let result = try ProcessRunner.dojo(["finetune", "--model", model.path, "--train", train, "--epochs", "1",
+                                                 "--threads", "1", "-o", out] + extra)
+            XCTAssertEqual(result.status, 0, result.stderr)
+            return try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/training.json"))) as! [String: Any]
+        }
+        // No flags: head learning rate 30 × --lr; max length 256, capped by this tiny model's 64 positions.
+        let defaults = try training([], "defaults")
+        XCTAssertEqual(defaults["head_lr_multiplier"] as? Double, 30)
+        XCTAssertEqual(defaults["max_length"] as? Int, 64)
+        // PEFT's recipe: one learning rate.
+        let peft = try training(["--head-lr", "1", "--max-length", "32"], "peft")
+        XCTAssertEqual(peft["head_lr_multiplier"] as? Double, 1)
+        XCTAssertEqual(peft["max_length"] as? Int, 32)
+        let refused = try ProcessRunner.dojo(["finetune", "--model", model.path, "--train", train, "--head-lr", "0",
+                                              "-o", directory.appendingPathComponent("none").path])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("--head-lr must be positive"), refused.stderr)
+    }
 }

@@ -206,4 +206,33 @@ final class FinetuneTrainerTests: XCTestCase {
         XCTAssertEqual(AdamW.linearSchedule(base: 1, step: 53, total: 100, warmup: 6), 0.5)
         XCTAssertEqual(AdamW.linearSchedule(base: 1, step: 100, total: 100, warmup: 6), 0)
     }
+
+    func testAdamWRateMultiplierScalesTheStepAndTheDecayOfItsParameters() {
+        // Step 1 with g = 0.5: m̂ = 0.5, √v̂ = 0.5, so the Adam step is lr·r; decoupled decay takes r·lr·wd·p first.
+        var adam = AdamW(parameters: 3, learningRate: 0.01, weightDecay: 0.1)
+        var values: [Float] = [1, 1, 1]
+        let gradients: [Float] = [0.5, 0.5, 0.5], decay: [Float] = [1, 1, 0], rate: [Float] = [1, 10, 10]
+        adam.update(values: &values, gradients: gradients, decay: decay, rate: rate, count: 3, lr: 0.01)
+        XCTAssertEqual(values[0], 1 - 0.001 - 0.01, accuracy: 1e-6)
+        XCTAssertEqual(values[1], 1 - 0.01 - 0.1, accuracy: 1e-6)
+        XCTAssertEqual(values[2], 1 - 0.1, accuracy: 1e-6)
+        // Without `rate` every parameter is in one group: the same as rate 1.
+        var plain = AdamW(parameters: 1, learningRate: 0.01, weightDecay: 0.1)
+        var one: [Float] = [1]
+        plain.update(values: &one, gradients: [0.5], decay: [1], count: 1, lr: 0.01)
+        XCTAssertEqual(one[0], values[0])
+    }
+
+    func testHeadLearningRateMultiplierAppliesToTheHeadOnly() throws {
+        let model = try model()
+        let trainer = try BertTrainer(encoder: model.encoder, labels: 2, targets: ["query"], rank: 2, alpha: 4, dropout: 0,
+                                      headLearningRate: 30, batch: 8, maxLength: 16, seed: 3, pool: ThreadPool(threads: 1))
+        let p = trainer.parameters
+        let rates = Array(UnsafeBufferPointer(start: p.rate, count: p.count))
+        XCTAssertEqual(Set(rates[..<p.headWeight]), [1])
+        XCTAssertEqual(Set(rates[p.headWeight...]), [30])
+        XCTAssertEqual(rates.count - p.headWeight, 2 * 32 + 2)
+        XCTAssertThrowsError(try BertTrainer(encoder: model.encoder, labels: 2, targets: ["query"], rank: 2, alpha: 4, dropout: 0,
+                                             headLearningRate: 0, batch: 8, maxLength: 16, seed: 3, pool: ThreadPool(threads: 1)))
+    }
 }

@@ -1,6 +1,6 @@
 """Deterministic held-out split by document (helper of ops/bench/finetune-cuad).
 
-A record goes to the eval file when sha256(<group field>) mod 100 < the held-out percent,
+A record goes to the eval file when sha256(<salt><group field>) mod 100 < the held-out percent,
 so whole contracts (or notes) are held out and the split never depends on file order,
 Python's hash seed, or the machine. Prints one JSON line of counts to stdout.
 """
@@ -18,6 +18,8 @@ def main():
     ap.add_argument("eval_out")
     ap.add_argument("--group", default="contract", help="field that names the document a record belongs to")
     ap.add_argument("--percent", type=int, default=20, help="percent of documents held out")
+    ap.add_argument("--salt", default="", help="prefix hashed with the group; a different salt gives an independent split "
+                    "(the bench carves its tuning split from the training part with salt 'tune')")
     args = ap.parse_args()
     counts = {"train": 0, "eval": 0, "train_groups": set(), "eval_groups": set()}
     with open(args.input, encoding="utf-8") as f, \
@@ -27,7 +29,7 @@ def main():
                 continue
             record = json.loads(line)
             group = str(record.get(args.group, record.get("id", "")))
-            held = int(hashlib.sha256(group.encode("utf-8")).hexdigest(), 16) % 100 < args.percent
+            held = int(hashlib.sha256((args.salt + group).encode("utf-8")).hexdigest(), 16) % 100 < args.percent
             (ev if held else tr).write(line if line.endswith("\n") else line + "\n")
             side = "eval" if held else "train"
             counts[side] += 1

@@ -20,9 +20,11 @@ public struct AdamW {
         v = [Float](repeating: 0, count: parameters)
     }
 
-    /// One update of `values` from `gradients` at learning rate `lr`; `decay` is 1 where weight decay applies.
+    /// One update of `values` from `gradients` at learning rate `lr`; `decay` is 1 where weight decay applies;
+    /// `rate`, when given, multiplies each parameter's learning rate (a torch parameter group with its own lr:
+    /// its weight decay scales with it too).
     public mutating func update(values: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>,
-                                decay: UnsafePointer<Float>, count: Int, lr: Float) {
+                                decay: UnsafePointer<Float>, rate: UnsafePointer<Float>? = nil, count: Int, lr: Float) {
         step += 1
         let c1 = 1 - Float(Double(beta1).power(step)), c2 = 1 - Float(Double(beta2).power(step))
         let stepSize = lr / c1, c2Root = c2.squareRoot()
@@ -30,11 +32,11 @@ public struct AdamW {
         m.withUnsafeMutableBufferPointer { m in
             v.withUnsafeMutableBufferPointer { v in
                 for i in 0..<count {
-                    let g = gradients[i]
-                    values[i] -= wd * decay[i] * values[i]
+                    let g = gradients[i], r = rate?[i] ?? 1
+                    values[i] -= r * wd * decay[i] * values[i]
                     m[i] = b1 * m[i] + (1 - b1) * g
                     v[i] = b2 * v[i] + (1 - b2) * g * g
-                    values[i] -= stepSize * m[i] / (v[i].squareRoot() / c2Root + eps)
+                    values[i] -= r * stepSize * m[i] / (v[i].squareRoot() / c2Root + eps)
                 }
             }
         }

@@ -54,12 +54,15 @@ public final class BertTrainer {
     }
 
     public init(encoder: BertEncoder, labels: Int, targets: [String], rank: Int, alpha: Float, dropout: Float,
-                hiddenDropout: Float = 0, attentionDropout: Float = 0,
+                hiddenDropout: Float = 0, attentionDropout: Float = 0, headLearningRate: Float = 1,
                 batch: Int, maxLength: Int, seed: UInt64, pool: ThreadPool) throws {
         guard rank >= 1, rank <= 256 else { throw ModelError.invalidInput("rank \(rank) is outside 1...256") }
         for (name, p) in [("dropout", dropout), ("hidden dropout", hiddenDropout), ("attention dropout", attentionDropout)]
         where !(p >= 0 && p < 1) {
             throw ModelError.invalidInput("\(name) \(p) is outside [0, 1)")
+        }
+        guard headLearningRate > 0, headLearningRate.isFinite else {
+            throw ModelError.invalidInput("head learning-rate multiplier \(headLearningRate) must be a positive number")
         }
         guard labels >= 2 else { throw ModelError.invalidInput("a classifier needs at least 2 labels; found \(labels)") }
         guard maxLength >= 2, maxLength <= encoder.config.maxPositions else {
@@ -73,7 +76,7 @@ public final class BertTrainer {
         self.pool = pool
         let resolved = try Self.resolveTargets(targets, config: encoder.config)
         parameters = TrainableParameters(targets: resolved, rank: rank, alpha: alpha, labels: labels,
-                                         hidden: encoder.config.hiddenSize, seed: seed)
+                                         hidden: encoder.config.hiddenSize, seed: seed, headRate: headLearningRate)
         state = TrainingState(config: encoder.config, modules: parameters.modules, labels: labels,
                               batch: batch, maxLength: maxLength, threads: pool.threads)
         for m in parameters.modules { moduleTable[key(m.layer, m.kind)] = m }

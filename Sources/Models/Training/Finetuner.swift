@@ -16,6 +16,8 @@ public struct FinetuneOptions: Sendable {
     public var attentionDropout: Float = 0
     public var epochs = 3
     public var learningRate: Float = 1e-3
+    /// The head's learning rate as a multiple of `learningRate` (1: one parameter group, as PEFT's recipe).
+    public var headLearningRateMultiplier: Float = 1
     public var weightDecay: Float = 0.01
     public var warmupRatio: Float = 0.06
     public var maxGradNorm: Float = 1
@@ -67,7 +69,8 @@ public final class Finetuner {
         self.options = options
         trainer = try BertTrainer(encoder: encoder, labels: labels.count, targets: options.targets, rank: options.rank,
                                   alpha: options.alpha, dropout: options.dropout, hiddenDropout: options.hiddenDropout,
-                                  attentionDropout: options.attentionDropout, batch: options.batch,
+                                  attentionDropout: options.attentionDropout,
+                                  headLearningRate: options.headLearningRateMultiplier, batch: options.batch,
                                   maxLength: options.maxLength, seed: options.seed, pool: pool)
         optimizer = AdamW(parameters: trainer.parameters.count, learningRate: options.learningRate,
                           weightDecay: options.weightDecay)
@@ -102,7 +105,7 @@ public final class Finetuner {
                 }
                 AdamW.clip(p.gradients, count: p.count, maxNorm: options.maxGradNorm)
                 let lr = AdamW.linearSchedule(base: options.learningRate, step: epoch * stepsPerEpoch + step, total: total, warmup: warmup)
-                optimizer.update(values: p.values, gradients: p.gradients, decay: p.decay, count: p.count, lr: lr)
+                optimizer.update(values: p.values, gradients: p.gradients, decay: p.decay, rate: p.rate, count: p.count, lr: lr)
                 lossSum += Double(loss) * Double(hi - lo)
                 seen += hi - lo
                 progress(StepProgress(epoch: epoch + 1, epochs: options.epochs, step: step + 1, steps: stepsPerEpoch,

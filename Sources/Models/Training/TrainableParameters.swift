@@ -28,10 +28,12 @@ public final class TrainableParameters {
     public let gradients: UnsafeMutablePointer<Float>  // [count]
     /// 1 where AdamW applies weight decay (LoRA matrices, head weight), 0 for the head bias.
     let decay: UnsafeMutablePointer<Float>             // [count]
+    /// Learning-rate multiplier per parameter: 1 for the LoRA matrices, the head's multiplier for the head.
+    public let rate: UnsafeMutablePointer<Float>       // [count]
 
     /// Lays out pairs for `targets` (base module names with their [out, in]) and a head, and initialises them.
     init(targets: [(name: String, layer: Int, kind: BertTrainer.Projection, out: Int, in: Int)], rank: Int, alpha: Float,
-         labels: Int, hidden: Int, seed: UInt64) {
+         labels: Int, hidden: Int, seed: UInt64, headRate: Float = 1) {
         var offset = 0
         var modules: [Module] = []
         for (i, t) in targets.enumerated() {
@@ -52,6 +54,8 @@ public final class TrainableParameters {
         gradients = .allocate(capacity: max(count, 1)); gradients.initialize(repeating: 0, count: max(count, 1))
         decay = .allocate(capacity: max(count, 1)); decay.initialize(repeating: 1, count: max(count, 1))
         for j in 0..<labels { decay[headBias + j] = 0 }
+        rate = .allocate(capacity: max(count, 1)); rate.initialize(repeating: 1, count: max(count, 1))
+        for j in headWeight..<count { rate[j] = headRate }
 
         var rng = SplitMix64(seed: seed)
         for m in modules {
@@ -64,7 +68,7 @@ public final class TrainableParameters {
         for j in 0..<labels { values[headBias + j] = rng.uniform(-bound, bound) }
     }
 
-    deinit { values.deallocate(); gradients.deallocate(); decay.deallocate() }
+    deinit { values.deallocate(); gradients.deallocate(); decay.deallocate(); rate.deallocate() }
 
     /// The module on `layer` of `kind`, if targeted.
     func module(layer: Int, kind: BertTrainer.Projection) -> Module? {
