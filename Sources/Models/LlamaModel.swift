@@ -439,7 +439,7 @@ func ggmlExp(_ x: SIMD16<Float>) -> SIMD16<Float> {
 
 /// Scratch floats `attendHead` needs.
 @inline(__always)
-func attentionScratch(headDim: Int, length: Int) -> Int { headDim + (length + 64) + 64 * headDim }
+public func attentionScratch(headDim: Int, length: Int) -> Int { headDim + (length + 64) + 64 * headDim }
 
 /// One query head over `length` cached positions, in the arithmetic of llama.cpp's CPU graph
 /// without flash attention (b4748):
@@ -451,7 +451,7 @@ func attentionScratch(headDim: Int, length: Int) -> Int { headDim + (length + 64
 ///   an fma chain over positions l, l+16, …, then reduce_add.
 /// (Checked value for value against llama.cpp's intermediate tensors.)
 @inline(__always)
-func attendHead(q: UnsafePointer<Float>, keys: UnsafePointer<Float16>, values: UnsafePointer<Float16>, stride: Int,
+public func attendHead(q: UnsafePointer<Float>, keys: UnsafePointer<Float16>, values: UnsafePointer<Float16>, stride: Int,
                 length: Int, headDim: Int, scale: Float, kernel: AttentionKernel, scratch: UnsafeMutablePointer<Float>,
                 out: UnsafeMutablePointer<Float>) {
     let qh = scratch, scores = scratch + headDim, lanes = scores + (length + 64)
@@ -533,7 +533,7 @@ func attendHead(q: UnsafePointer<Float>, keys: UnsafePointer<Float16>, values: U
 }
 
 /// How llama.cpp multiplies in attention for a row (see `attendHead`).
-enum AttentionKernel {
+public enum AttentionKernel {
     /// tinyBLAS's f16 × f16 tiles (batches of more than one token).
     case tinyBLAS
     /// ggml_vec_dot_f16 (a one-token batch), over `keyCount` cache cells.

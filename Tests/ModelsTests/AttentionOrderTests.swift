@@ -1,4 +1,4 @@
-@testable import Models
+import Models
 import XCTest
 
 /// The one-token attention path against a scalar twin of ggml_vec_dot_f16 (what llama.cpp runs
