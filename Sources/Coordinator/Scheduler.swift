@@ -419,10 +419,17 @@ public final class Scheduler {
     private func drop(_ id: String, as state: AttemptState, reason: String, nowMs: UInt64) throws {
         guard let worker = workers.removeValue(forKey: id) else { return }
         readyQueue.removeAll { $0 == id }
+        // A worker runs its shards in the order they were assigned, so when it dies only its oldest
+        // lease was computing; the ones queued behind it go back without a crash to their name
+        // (counting them would split and finally quarantine documents that never ran).
+        let running = worker.leases.keys.min()
         for attempt in worker.leases.keys.sorted() {
             attemptOwner[attempt] = nil
-            if state == .expired {
+            if state == .expired && attempt == running {
                 try crashed(attempt, reason: reason, nowMs: nowMs)
+            } else if state == .expired {
+                if try store.endAttempt(attempt, as: .abandoned, reason: "queued on a worker that was lost (\(reason))",
+                                        nowMs: nowMs)?.state == .queued { metrics?.shardsRequeued() }
             } else {
                 if try store.endAttempt(attempt, as: state, reason: reason, nowMs: nowMs)?.state == .queued { metrics?.shardsRequeued() }
             }

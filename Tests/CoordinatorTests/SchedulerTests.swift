@@ -36,6 +36,22 @@ final class SchedulerTests: XCTestCase {
         XCTAssertEqual(try h.mergedLines(job.id).count, 10)
     }
 
+    /// A worker that dies holding two shards was computing only the first (it runs them in the
+    /// order given): that one counts a crash, the one queued behind it goes back without one, so an
+    /// innocent shard is never split or quarantined for sitting in a dying worker's queue.
+    func testLostWorkerCrashCountsOnlyTheShardItWasComputing() throws {
+        let h = try SchedulerHarness(self, policy: Policy(stragglerMinAgeMs: 60_000))
+        let job = try h.submit(makeInput(count: 20), spec: JobSpec(task: "noop", shardSize: 10))
+        let leases = try h.join("w1", credits: 2, nowMs: 0).leases
+        XCTAssertEqual(leases.map { "\($0.lease.shardIndex)/\($0.lease.attemptId)" }, ["0/1", "1/2"])
+        _ = try h.scheduler.tick(nowMs: 3_000)
+        XCTAssertFalse(h.scheduler.isKnown("w1"))
+        XCTAssertEqual(try h.store.attempt(1)?.state, .expired)
+        XCTAssertEqual(try h.store.attempt(2)?.state, .abandoned)
+        XCTAssertEqual(try h.store.shards(jobId: job.id).map(\.state), [.queued, .queued])
+        XCTAssertEqual(try h.store.shards(jobId: job.id).map(\.crashCount), [1, 0])
+    }
+
     /// A worker loads models when a shard needs them, after its hello; its heartbeats keep the
     /// store's view (`dojo workers`, the API) of what it has loaded current.
     func testHeartbeatReportsModelsLoadedAfterHello() throws {
