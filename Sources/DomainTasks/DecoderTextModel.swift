@@ -80,10 +80,13 @@ public final class DecoderTextGenerator: TextGenerator {
         }
         var text = Substring(document.text)
         var cut = false
+        let id = document.id.description
+        var templateTokens: Int?  // the template's own tokens, counted once and only for a document that does not fit
         for _ in 0..<6 {
-            let ids = model.tokenizer.encode(render(String(text), id: document.id.description, prompt: prompt), addSpecial: true)
+            let ids = model.tokenizer.encode(render(String(text), id: id, prompt: prompt), addSpecial: true)
             if ids.count <= promptBudget { return .success((ids, cut)) }
-            let overhead = model.tokenizer.encode(render("", id: document.id.description, prompt: prompt), addSpecial: true).count
+            let overhead = templateTokens ?? model.tokenizer.encode(render("", id: id, prompt: prompt), addSpecial: true).count
+            templateTokens = overhead
             guard overhead < promptBudget, !text.isEmpty else { break }
             let keep = Double(promptBudget - overhead) / Double(max(ids.count - overhead, 1))
             text = text.prefix(max(Int(Double(text.count) * keep * 0.97) - 1, 0))
