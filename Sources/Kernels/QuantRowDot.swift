@@ -12,7 +12,7 @@
 // them to float and accumulate acc[j] = fma(dw·dx, lane[j], acc[j]) across blocks; then
 // hsum_float_8: (j + j+4), then (0+2, 1+3), then (0+1). Q4_1 adds Σ m·s (s = the Q8_1 block sum
 // d·Σq rounded to f16), summed in block order, after the hsum. The loop itself is C with AVX2
-// intrinsics (Sources/CQuantDot): Swift's SIMD types do not lower to vpmaddubsw/vpmaddwd.
+// intrinsics (Sources/CQuantDot): Swift's SIMD types do not lower to vpmaddubsw/vpmaddwd or vpdpbusd.
 //
 // Each output is computed by the same instructions whatever m is, so a sequence's logits do not
 // depend on the batch it runs in (llama.cpp's are batch-invariant for these types too).
@@ -58,6 +58,13 @@ extension QuantMatmul {
         }
     }
 
+    /// Whether the integer kernels use AVX-512 VNNI (they do where the CPU has it); setting false
+    /// selects the vpmaddubsw copy, which gives the same bits.
+    public static var usesVNNI: Bool {
+        get { dojo_uses_vnni() != 0 }
+        set { dojo_use_vnni(newValue ? 1 : 0) }
+    }
+
     /// The C kernel's format id.
     @inline(__always)
     static func integerKind(_ format: QuantFormat) -> Int32 {
@@ -75,18 +82,26 @@ extension QuantMatmul {
                               y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool, pool: ThreadPool) {
         // Quantize every x row once, before the parallel loop.
         let rowFloats = q8RowFloats(k)
-        let xq = pool.sharedScratch(count: m * rowFloats)
+        // [m][rowFloats] quantized rows, then (Q4_1) their block sums transposed, [k/32][m]
+        let xq = pool.sharedScratch(count: m * rowFloats + m * (k / 32))
         for i in 0..<m {
             let base = xq + i * rowFloats
             quantizeQ8Row(x + i * ldx, k: k, qs: UnsafeMutableRawPointer(base).assumingMemoryBound(to: Int8.self),
                           scales: base + k / 4, sums: base + k / 4 + k / 32)
         }
-        for w in 0..<pool.threads { _ = pool.scratch(worker: w, count: m * dotChunk) }
-        var job = IntegerJob(m: m, n: n, k: k, xq: xq, rowFloats: rowFloats, weights: weights,
-                             rowBytes: format.rowBytes(k), kind: integerKind(format), y: y, ldy: ldy,
-                             accumulate: accumulate, pool: pool)
+        let sumsT = xq + m * rowFloats
+        if format == .q4_1 && m >= 4 { dojo_transpose_sums(Int32(k / 32), Int32(m), xq, rowFloats * 4, sumsT) }
+        // A few sequences read every weight once and do little with it: each thread takes two long
+        // runs of rows (the hardware prefetcher follows a long run; handing out 16-row chunks costs a
+        // cross-core atomic per chunk, which on this class of machine took as long as the dots).
+        // Batches do enough work per row for 16-row chunks to balance the threads.
+        let chunkRows = m < smallM ? max(dotChunk, ((n + 2 * pool.threads - 1) / (2 * pool.threads) + 3) & ~3) : dotChunk
+        for w in 0..<pool.threads { _ = pool.scratch(worker: w, count: m * chunkRows) }
+        var job = IntegerJob(m: m, n: n, k: k, xq: xq, rowFloats: rowFloats, sumsT: sumsT, weights: weights,
+                             rowBytes: format.rowBytes(k), kind: integerKind(format), chunkRows: chunkRows,
+                             y: y, ldy: ldy, accumulate: accumulate, pool: pool)
         withUnsafeMutablePointer(to: &job) { job in
-            pool.parallelFor((n + dotChunk - 1) / dotChunk, context: UnsafeMutableRawPointer(job)) { context, chunk, worker in
+            pool.parallelFor((n + chunkRows - 1) / chunkRows, context: UnsafeMutableRawPointer(job)) { context, chunk, worker in
                 context.assumingMemoryBound(to: IntegerJob.self).pointee.run(chunk: chunk, worker: worker)
             }
         }
@@ -95,18 +110,20 @@ extension QuantMatmul {
     struct IntegerJob {
         let m: Int, n: Int, k: Int
         let xq: UnsafeMutablePointer<Float>, rowFloats: Int
+        let sumsT: UnsafeMutablePointer<Float>
         let weights: UnsafeRawPointer, rowBytes: Int
         let kind: Int32
+        let chunkRows: Int
         let y: UnsafeMutablePointer<Float>, ldy: Int
         let accumulate: Bool
         unowned(unsafe) let pool: ThreadPool
 
         func run(chunk: Int, worker: Int) {
-            let j0 = chunk * dotChunk, rowsHere = min(dotChunk, n - j0)
-            let out = pool.scratch(worker: worker, count: m * dotChunk)   // [m][rowsHere]
+            let j0 = chunk * chunkRows, rowsHere = min(chunkRows, n - j0)
+            let out = pool.scratch(worker: worker, count: m * chunkRows)   // [m][rowsHere]
             // 4 × 4 tiles of weight rows × x rows (the chunk's weight rows stay in L1)
             dojo_tile_dots(kind, Int32(k / 32), weights + j0 * rowBytes, rowBytes, Int32(rowsHere), Int32(m),
-                           xq, rowFloats * 4, out, rowsHere)
+                           xq, rowFloats * 4, sumsT, Int32(m), out, rowsHere)
             for i in 0..<m {
                 let dst = y + i * ldy + j0, src = out + i * rowsHere
                 if accumulate {

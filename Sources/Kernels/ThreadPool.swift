@@ -180,10 +180,12 @@ final class PoolState: @unchecked Sendable {
         drain(body: body, context: context, count: count, worker: 0)
         // Close the loop, then wait for the workers that joined it.
         closed.store(gen, ordering: .sequentiallyConsistent)
+        // A worker still inside the loop is usually microseconds from done; sched_yield is a
+        // system call that costs as much in a VM, so spin well past that first.
         var spins = 0
         while active.load(ordering: .sequentiallyConsistent) != 0 {
             spins += 1
-            if spins > 1000 { sched_yield() }
+            if spins > PoolState.spinLimit { sched_yield() }
         }
         self.rawBody = nil
         self.context = nil

@@ -500,16 +500,23 @@ public func attendHead(q: UnsafePointer<Float>, keys: UnsafePointer<Float16>, va
         let simdEnd = min(np, length)
         for p in 0..<simdEnd {
             let row = acc + (((p & 63) >> 4) * 16 + (p & 15)) * headDim, v = values + p * stride, w = scores[p]
-            for d in 0..<headDim { row[d] = row[d].addingProduct(Float(v[d]), w) }
+            accumulateScaled(row, v, w, count: headDim)
         }
-        for d in 0..<headDim {
-            var h = SIMD16<Float>()
-            for l in 0..<16 {
-                let a0 = acc[l * headDim + d], a1 = acc[(16 + l) * headDim + d]
-                let a2 = acc[(32 + l) * headDim + d], a3 = acc[(48 + l) * headDim + d]
-                h[l] = (a0 + a2) + (a1 + a3)
+        // per d: lane l = (a0 + a2) + (a1 + a3), then reduceAdd over the 16 lanes; lanes[l] holds
+        // lane l for every d, so the fold runs 16 dimensions at a time
+        let folded = acc   // [16][headDim], written over accumulator 0 (each row read before it is written)
+        for l in 0..<16 {
+            let a0 = acc + l * headDim, a1 = acc + (16 + l) * headDim, a2 = acc + (32 + l) * headDim, a3 = acc + (48 + l) * headDim
+            var d = 0
+            while d + 16 <= headDim {
+                storeFloats((loadFloats(a0 + d) + loadFloats(a2 + d)) + (loadFloats(a1 + d) + loadFloats(a3 + d)), folded + l * headDim + d)
+                d += 16
             }
-            var sum = np > 0 ? Double(reduceAdd(h)) : 0
+            while d < headDim { folded[l * headDim + d] = (a0[d] + a2[d]) + (a1[d] + a3[d]); d += 1 }
+        }
+        reduceLanes(folded, headDim: headDim, into: out)
+        for d in 0..<headDim {
+            var sum = np > 0 ? Double(out[d]) : 0
             var p = np
             while p < length { sum += Double(Float(values[p * stride + d]) * scores[p]); p += 1 }
             out[d] = Float(sum)
@@ -520,16 +527,26 @@ public func attendHead(q: UnsafePointer<Float>, keys: UnsafePointer<Float16>, va
     lanes.update(repeating: 0, count: 16 * headDim)
     for j in 0..<length {
         let v = values + j * stride, lane = lanes + (j & 15) * headDim, p = Float(Float16(scores[j]))
-        for d in 0..<headDim { lane[d] = lane[d].addingProduct(Float(v[d]), p) }
+        accumulateScaled(lane, v, p, count: headDim)
     }
-    for d in 0..<headDim {
-        var h8 = SIMD8<Float>(), h = SIMD16<Float>()
-        for l in 0..<16 { h[l] = lanes[l * headDim + d] }
-        h8 = h.lowHalf + h.highHalf
-        let h4 = h8.lowHalf + h8.highHalf
-        let h2 = h4.lowHalf + h4.highHalf
-        out[d] = h2[0] + h2[1]
+    reduceLanes(lanes, headDim: headDim, into: out)
+}
+
+/// out[d] = reduceAdd of lanes[0..<16][d] for every d, in reduceAdd's order ((l, l+8), (l, l+4),
+/// (l, l+2), (0, 1)), 16 dimensions at a time. Overwrites lanes.
+@inline(__always)
+func reduceLanes(_ lanes: UnsafeMutablePointer<Float>, headDim: Int, into out: UnsafeMutablePointer<Float>) {
+    var width = 8
+    while width >= 1 {
+        for l in 0..<width {
+            let a = lanes + l * headDim, b = lanes + (l + width) * headDim
+            var d = 0
+            while d + 16 <= headDim { storeFloats(loadFloats(a + d) + loadFloats(b + d), a + d); d += 16 }
+            while d < headDim { a[d] += b[d]; d += 1 }
+        }
+        width /= 2
     }
+    out.update(from: lanes, count: headDim)
 }
 
 /// How llama.cpp multiplies in attention for a row (see `attendHead`).
@@ -560,6 +577,18 @@ func vecDotHalf(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float16>, count: I
     }
     for i in np..<count { sum += Double(x[i] * Float(y[i])) }
     return Float(sum)
+}
+
+/// row[d] = fma(Float(v[d]), w, row[d]) for d < count: one rounding per element, as ggml's lanes.
+@inline(__always)
+func accumulateScaled(_ row: UnsafeMutablePointer<Float>, _ v: UnsafePointer<Float16>, _ w: Float, count: Int) {
+    let ws = SIMD16<Float>(repeating: w)
+    var d = 0
+    while d + 16 <= count {
+        storeFloats(loadFloats(row + d).addingProduct(halves(v + d), ws), row + d)
+        d += 16
+    }
+    while d < count { row[d] = row[d].addingProduct(Float(v[d]), w); d += 1 }
 }
 
 @inline(__always)

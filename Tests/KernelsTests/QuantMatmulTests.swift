@@ -130,6 +130,32 @@ final class QuantMatmulTests: XCTestCase {
         }
     }
 
+    /// The VNNI copy of the integer kernels and the vpmaddubsw copy give the same bits, single rows
+    /// and tiles alike (on a CPU without VNNI both runs take the second copy).
+    func testVNNIAndMaddubsKernelsAgreeBitForBit() {
+        let hadVNNI = QuantMatmul.usesVNNI
+        defer { QuantMatmul.usesVNNI = hadVNNI }
+        for format in [QuantFormat.q4_0, .q4_1, .q8_0] {
+            for m in [1, 17] {
+                let n = 37, k = 576
+                let w = QuantMatmul.randomWeights(format: format, rows: n, k: k, seed: 11)
+                let x = randomFloats(m * k, seed: 12, in: -3...3)
+                var results: [[Float]] = []
+                for vnni in [true, false] {
+                    QuantMatmul.usesVNNI = vnni
+                    var y = [Float](repeating: 0, count: m * n)
+                    w.withUnsafeBytes { w in
+                        QuantMatmul.matmul(m: m, n: n, k: k, x: x, ldx: k, weights: w.baseAddress!, format: format,
+                                           y: &y, ldy: n, pool: ThreadPool(threads: 2))
+                    }
+                    results.append(y)
+                }
+                XCTAssertEqual(results[0], results[1], "\(format) m \(m)")
+                XCTAssertFalse(results[0].allSatisfy { $0 == 0 }, "\(format) m \(m) computed nothing")
+            }
+        }
+    }
+
     /// k = 0 clears (or keeps, accumulating) y; m = 0 or n = 0 writes nothing.
     func testEmptyShapes() {
         var y: [Float] = [1, 2, 3, 4]

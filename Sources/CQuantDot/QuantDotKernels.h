@@ -1,0 +1,130 @@
+// The kernels of CQuantDot.c that multiply bytes, written once and compiled twice: NAME(x) names
+// the copy and LANES(ax, sy) is its eight int32 sums of four adjacent unsigned·signed byte products
+// (vpmaddubsw + vpmaddwd, or AVX-512 VNNI's single vpdpbusd). Both give the same integers.
+
+/// Lane sums of unsigned ax · signed sy, as floats.
+static inline __m256 NAME(lanes_us)(__m256i ax, __m256i sy) { return _mm256_cvtepi32_ps(LANES(ax, sy)); }
+
+/// Lane sums of signed x · signed y.
+static inline __m256 NAME(lanes_ss)(__m256i x, __m256i y) {
+    return NAME(lanes_us)(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+}
+
+static float NAME(dot_q4_1)(int blocks, const uint8_t *w, const int8_t *q, const float *d, const float *s) {
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0;
+    for (int b = 0; b < blocks; b++) {
+        const uint8_t *blk = w + 20 * b;
+        mins = __builtin_fmaf(half(blk + 2), s[b], mins);
+        const __m256 dd = _mm256_set1_ps(half(blk) * d[b]);
+        const __m256i qy = _mm256_loadu_si256((const __m256i *)(q + 32 * b));
+        acc = _mm256_fmadd_ps(dd, NAME(lanes_us)(nibbles(blk + 4), qy), acc);
+    }
+    return hsum8(acc) + mins;
+}
+
+static float NAME(dot_q4_0)(int blocks, const uint8_t *w, const int8_t *q, const float *d) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int b = 0; b < blocks; b++) {
+        const uint8_t *blk = w + 18 * b;
+        const __m256 dd = _mm256_set1_ps(half(blk) * d[b]);
+        const __m256i qx = _mm256_sub_epi8(nibbles(blk + 2), _mm256_set1_epi8(8));
+        const __m256i qy = _mm256_loadu_si256((const __m256i *)(q + 32 * b));
+        acc = _mm256_fmadd_ps(dd, NAME(lanes_ss)(qx, qy), acc);
+    }
+    return hsum8(acc);
+}
+
+static float NAME(dot_q8_0)(int blocks, const uint8_t *w, const int8_t *q, const float *d) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int b = 0; b < blocks; b++) {
+        const uint8_t *blk = w + 34 * b;
+        const __m256 dd = _mm256_set1_ps(half(blk) * d[b]);
+        const __m256i qx = _mm256_loadu_si256((const __m256i *)(blk + 2));
+        const __m256i qy = _mm256_loadu_si256((const __m256i *)(q + 32 * b));
+        acc = _mm256_fmadd_ps(dd, NAME(lanes_ss)(qx, qy), acc);
+    }
+    return hsum8(acc);
+}
+
+static void NAME(row_dots)(int kind, int blocks, const uint8_t *w, int rows, const int8_t *base, long row_stride,
+                           float *out) {
+    for (int i = 0; i < rows; i++) {
+        const int8_t *q = base + i * row_stride;
+        const float *d = (const float *)(q + 32 * blocks);
+        const float *s = d + blocks;
+        switch (kind) {
+        case DOJO_Q4_1: out[i] = NAME(dot_q4_1)(blocks, w, q, d, s); break;
+        case DOJO_Q4_0: out[i] = NAME(dot_q4_0)(blocks, w, q, d); break;
+        default: out[i] = NAME(dot_q8_0)(blocks, w, q, d); break;
+        }
+    }
+}
+
+/// Four weight rows × four activation rows, 16 accumulators: each weight block is decoded once per
+/// four activation rows and each activation block loaded once per four weight rows. The four
+/// weight scales are converted together and multiplied by an activation scale in one vector
+/// multiply (the same products as dw·dx one at a time), then each is spread over a register.
+/// out[r * out_stride + j] += hsum8(acc): out already holds Σ m·s (Q4_1) or 0.
+static inline __attribute__((always_inline)) void NAME(tile4x4)(const int kind, int blocks, const uint8_t *w,
+        long w_stride, const int8_t *q[4], float *out, long out_stride) {
+    __m256 acc[4][4];
+    for (int j = 0; j < 4; j++) for (int r = 0; r < 4; r++) acc[j][r] = _mm256_setzero_ps();
+    const int bytes = kind == DOJO_Q4_1 ? 20 : kind == DOJO_Q4_0 ? 18 : 34;
+    const float *d[4];
+    for (int r = 0; r < 4; r++) d[r] = (const float *)(q[r] + 32 * blocks);
+    const __m256i spread[4] = { _mm256_set1_epi32(0), _mm256_set1_epi32(1), _mm256_set1_epi32(2), _mm256_set1_epi32(3) };
+    for (int b = 0; b < blocks; b++) {
+        __m256i ax[4];
+        for (int j = 0; j < 4; j++) {
+            const uint8_t *blk = w + j * w_stride + bytes * b;
+            if (kind == DOJO_Q4_1) ax[j] = nibbles(blk + 4);
+            else if (kind == DOJO_Q4_0) ax[j] = _mm256_sub_epi8(nibbles(blk + 2), _mm256_set1_epi8(8));
+            else ax[j] = _mm256_loadu_si256((const __m256i *)(blk + 2));
+        }
+        const uint8_t *s0 = w + bytes * b;
+        const __m128i scales = _mm_set_epi16(0, 0, 0, 0, bits16(s0 + 3 * w_stride), bits16(s0 + 2 * w_stride),
+                                             bits16(s0 + w_stride), bits16(s0));
+        const __m256 dw = _mm256_castps128_ps256(_mm_cvtph_ps(scales));
+        for (int r = 0; r < 4; r++) {
+            const __m256i qy = _mm256_loadu_si256((const __m256i *)(q[r] + 32 * b));
+            const __m256 dd = _mm256_mul_ps(dw, _mm256_broadcast_ss(d[r] + b));
+            for (int j = 0; j < 4; j++) {
+                const __m256 l = kind == DOJO_Q4_1 ? NAME(lanes_us)(ax[j], qy) : NAME(lanes_ss)(ax[j], qy);
+                acc[j][r] = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(dd, spread[j]), l, acc[j][r]);
+            }
+        }
+    }
+    for (int r = 0; r < 4; r++) for (int j = 0; j < 4; j++) out[r * out_stride + j] = hsum8(acc[j][r]) + out[r * out_stride + j];
+}
+
+static void NAME(tile_dots)(int kind, int blocks, const void *weights, long w_stride, int weight_rows, int rows,
+                            const void *rows_base, long row_stride, const float *sums_t, int sums_ld,
+                            float *out, long out_stride) {
+    const uint8_t *w = (const uint8_t *)weights;
+    const int8_t *base = (const int8_t *)rows_base;
+    const int full_j = weight_rows & ~3, full_i = rows & ~3;
+    if (full_j > 0 && full_i > 0) {
+        if (kind == DOJO_Q4_1) mins(blocks, w, w_stride, full_j, sums_t, full_i, sums_ld, out, out_stride);
+        else for (int i = 0; i < full_i; i++) memset(out + i * out_stride, 0, sizeof(float) * full_j);
+    }
+    for (int j = 0; j < full_j; j += 4) {
+        for (int i = 0; i < full_i; i += 4) {
+            const int8_t *q[4];
+            for (int r = 0; r < 4; r++) q[r] = base + (i + r) * row_stride;
+            // one copy per format, so the format tests leave the inner loops
+            if (kind == DOJO_Q4_1) NAME(tile4x4)(DOJO_Q4_1, blocks, w + j * w_stride, w_stride, q, out + i * out_stride + j, out_stride);
+            else if (kind == DOJO_Q4_0) NAME(tile4x4)(DOJO_Q4_0, blocks, w + j * w_stride, w_stride, q, out + i * out_stride + j, out_stride);
+            else NAME(tile4x4)(DOJO_Q8_0, blocks, w + j * w_stride, w_stride, q, out + i * out_stride + j, out_stride);
+        }
+    }
+    // the edges: rows past the last full four, one output at a time
+    float tmp[1];
+    for (int j = 0; j < weight_rows; j++) {
+        const int i0 = j < full_j ? full_i : 0;
+        for (int r = i0; r < rows; r++) {
+            NAME(row_dots)(kind, blocks, w + j * w_stride, 1, base + r * row_stride, row_stride, tmp);
+            out[r * out_stride + j] = tmp[0];
+        }
+    }
+}
