@@ -74,13 +74,6 @@ static int has_vnni(void) {
     return known_vnni;
 }
 
-void dojo_transpose_sums(int blocks, int rows, const void *rows_base, long row_stride, float *out) {
-    for (int r = 0; r < rows; r++) {
-        const float *s = (const float *)((const int8_t *)rows_base + r * row_stride + 32 * blocks) + blocks;
-        for (int b = 0; b < blocks; b++) out[(long)b * rows + r] = s[b];
-    }
-}
-
 void dojo_tile_dots(int kind, int blocks, const void *weights, long weight_stride, int weight_rows, int rows,
                     const void *rows_base, long row_stride, const float *sums_t, int sums_ld,
                     float *out, long out_stride) {

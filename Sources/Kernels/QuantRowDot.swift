@@ -43,14 +43,13 @@ extension QuantMatmul {
             // ggml multiplies by 127/amax, not by 1/d: the two differ in the last bit, which
             // moves values that sit at a rounding tie.
             let id: Float = amax != 0 ? 127 / amax : 0
-            let q0 = round16(x0 * id), q1 = round16(x1 * id)
-            var b0 = SIMD16<Int8>(), b1 = SIMD16<Int8>()
-            var total: Int32 = 0
-            for i in 0..<16 {
-                let v0 = Int32(q0[i]), v1 = Int32(q1[i])
-                b0[i] = Int8(truncatingIfNeeded: v0); b1[i] = Int8(truncatingIfNeeded: v1)
-                total &+= v0 &+ v1
-            }
+            // round half to even by adding 1.5·2²³ (round16); the sum's bits are then
+            // 0x4B40_0000 + the integer, read without Swift's slow checked float-to-int conversion
+            let magic = SIMD16<Float>(repeating: roundingMagic)
+            let v0 = unsafeBitCast(x0 * id + magic, to: SIMD16<Int32>.self) &- 0x4B40_0000
+            let v1 = unsafeBitCast(x1 * id + magic, to: SIMD16<Int32>.self) &- 0x4B40_0000
+            let b0 = SIMD16<Int8>(truncatingIfNeeded: v0), b1 = SIMD16<Int8>(truncatingIfNeeded: v1)
+            let total = (v0 &+ v1).wrappedSum()
             UnsafeMutableRawPointer(qs + 32 * b).storeBytes(of: b0, as: SIMD16<Int8>.self)
             UnsafeMutableRawPointer(qs + 32 * b + 16).storeBytes(of: b1, as: SIMD16<Int8>.self)
             scales[b] = roundedToHalf(d)
@@ -80,29 +79,52 @@ extension QuantMatmul {
     static func integerMatmul(m: Int, n: Int, k: Int, x: UnsafePointer<Float>, ldx: Int,
                               weights: UnsafeRawPointer, format: QuantFormat,
                               y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool, pool: ThreadPool) {
-        // Quantize every x row once, before the parallel loop.
+        // Quantize every x row once, before the parallel loop: [m][rowFloats] quantized rows, then
+        // (Q4_1 tiles) their block sums transposed, [k/32][m].
         let rowFloats = q8RowFloats(k)
-        // [m][rowFloats] quantized rows, then (Q4_1) their block sums transposed, [k/32][m]
         let xq = pool.sharedScratch(count: m * rowFloats + m * (k / 32))
-        for i in 0..<m {
-            let base = xq + i * rowFloats
-            quantizeQ8Row(x + i * ldx, k: k, qs: UnsafeMutableRawPointer(base).assumingMemoryBound(to: Int8.self),
-                          scales: base + k / 4, sums: base + k / 4 + k / 32)
-        }
         let sumsT = xq + m * rowFloats
-        if format == .q4_1 && m >= 4 { dojo_transpose_sums(Int32(k / 32), Int32(m), xq, rowFloats * 4, sumsT) }
-        // A few sequences read every weight once and do little with it: each thread takes two long
-        // runs of rows (the hardware prefetcher follows a long run; handing out 16-row chunks costs a
-        // cross-core atomic per chunk, which on this class of machine took as long as the dots).
-        // Batches do enough work per row for 16-row chunks to balance the threads.
-        let chunkRows = m < smallM ? max(dotChunk, ((n + 2 * pool.threads - 1) / (2 * pool.threads) + 3) & ~3) : dotChunk
-        for w in 0..<pool.threads { _ = pool.scratch(worker: w, count: m * chunkRows) }
+        var quantize = QuantizeJob(m: m, k: k, x: x, ldx: ldx, xq: xq, rowFloats: rowFloats,
+                                   sumsT: format == .q4_1 && m >= 4 ? sumsT : nil)
+        withUnsafeMutablePointer(to: &quantize) { job in
+            // a batch's rows are quantized in parallel; a few rows are not worth waking a thread
+            let runner = m >= 2 * QuantizeJob.rows ? pool : ThreadPool.serial
+            runner.parallelFor((m + QuantizeJob.rows - 1) / QuantizeJob.rows, context: UnsafeMutableRawPointer(job)) { context, item, _ in
+                context.assumingMemoryBound(to: QuantizeJob.self).pointee.run(item: item)
+            }
+        }
+        // Runs of weight rows go to the threads through one atomic counter. A few sequences read
+        // every weight once and do little with it: two long runs per thread (the hardware prefetcher
+        // follows a long run, and on this class of machine a cross-core atomic per 16-row chunk took
+        // as long as the dots). Batches do more per row: four runs per thread balance them.
+        let runsPerThread = m < smallM ? 2 : 4
+        let chunkRows = max(dotChunk, ((n + runsPerThread * pool.threads - 1) / (runsPerThread * pool.threads) + 3) & ~3)
+        if accumulate { for w in 0..<pool.threads { _ = pool.scratch(worker: w, count: m * chunkRows) } }
         var job = IntegerJob(m: m, n: n, k: k, xq: xq, rowFloats: rowFloats, sumsT: sumsT, weights: weights,
                              rowBytes: format.rowBytes(k), kind: integerKind(format), chunkRows: chunkRows,
                              y: y, ldy: ldy, accumulate: accumulate, pool: pool)
         withUnsafeMutablePointer(to: &job) { job in
             pool.parallelFor((n + chunkRows - 1) / chunkRows, context: UnsafeMutableRawPointer(job)) { context, chunk, worker in
                 context.assumingMemoryBound(to: IntegerJob.self).pointee.run(chunk: chunk, worker: worker)
+            }
+        }
+    }
+
+    /// Quantizes `rows` x rows per item (and transposes their block sums when sumsT is set).
+    struct QuantizeJob {
+        static let rows = 8
+        let m: Int, k: Int
+        let x: UnsafePointer<Float>, ldx: Int
+        let xq: UnsafeMutablePointer<Float>, rowFloats: Int
+        let sumsT: UnsafeMutablePointer<Float>?
+
+        func run(item: Int) {
+            let blocks = k / 32
+            for i in item * Self.rows..<min(m, (item + 1) * Self.rows) {
+                let base = xq + i * rowFloats, sums = base + k / 4 + blocks
+                quantizeQ8Row(x + i * ldx, k: k, qs: UnsafeMutableRawPointer(base).assumingMemoryBound(to: Int8.self),
+                              scales: base + k / 4, sums: sums)
+                if let sumsT { for b in 0..<blocks { sumsT[b * m + i] = sums[b] } }
             }
         }
     }
@@ -120,16 +142,16 @@ extension QuantMatmul {
 
         func run(chunk: Int, worker: Int) {
             let j0 = chunk * chunkRows, rowsHere = min(chunkRows, n - j0)
-            let out = pool.scratch(worker: worker, count: m * chunkRows)   // [m][rowsHere]
-            // 4 × 4 tiles of weight rows × x rows (the chunk's weight rows stay in L1)
+            // 4 × 4 tiles of weight rows × x rows. y += goes through scratch so that every output is
+            // the kernel's value added to y once (the same bits whatever the batch).
+            let out = accumulate ? pool.scratch(worker: worker, count: m * chunkRows) : y + j0   // [m][rowsHere] or y
+            let ldo = accumulate ? rowsHere : ldy
             dojo_tile_dots(kind, Int32(k / 32), weights + j0 * rowBytes, rowBytes, Int32(rowsHere), Int32(m),
-                           xq, rowFloats * 4, sumsT, Int32(m), out, rowsHere)
-            for i in 0..<m {
-                let dst = y + i * ldy + j0, src = out + i * rowsHere
-                if accumulate {
+                           xq, rowFloats * 4, sumsT, Int32(m), out, ldo)
+            if accumulate {
+                for i in 0..<m {
+                    let dst = y + i * ldy + j0, src = out + i * rowsHere
                     for j in 0..<rowsHere { dst[j] += src[j] }
-                } else {
-                    dst.update(from: src, count: rowsHere)
                 }
             }
         }

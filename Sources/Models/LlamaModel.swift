@@ -421,6 +421,15 @@ func ggmlExp(_ x: SIMD16<Float>) -> SIMD16<Float> {
     let high = c(0x1.573e2ep-5).addingProduct(c(0x1.0e4020p-7), b)
     let low = c(0x1.fffdb6p-2).addingProduct(c(0x1.555e66p-3), b)
     let j = c(1).addingProduct(c(0x1.ffffecp-1), b).addingProduct(low.addingProduct(high, u), u)
+    // the usual case, every exponent in the normal range: scale by 2^n through the exponent bits
+    let inRange = (n .>= c(-125)) .& (n .<= c(127))
+    if all(inRange) {
+        // z = 1.5·2²³ + n exactly, so its bits are 0x4B40_0000 + n (Swift's float-to-int vector
+        // conversion is a slow generic loop)
+        let exponent = unsafeBitCast(z, to: SIMD16<Int32>.self) &- 0x4B40_0000
+        let scale = unsafeBitCast((exponent &+ 127) &<< 23, to: SIMD16<Float>.self)
+        return j * scale
+    }
     var result = SIMD16<Float>()
     for i in 0..<16 {
         let e = n[i]
@@ -493,33 +502,58 @@ public func attendHead(q: UnsafePointer<Float>, keys: UnsafePointer<Float16>, va
         // the tail summed in double.
         let np = keyCount & ~63
         for j in 0..<length { scores[j] = Float(Float16(scores[j])) }
-        // acc[a][l][d]: accumulator a (of four), lane l, for every output dimension d at once;
-        // position p feeds a = (p % 64) / 16, l = p % 16 (the same fma sequence per d as ggml's)
-        let acc = lanes
-        acc.update(repeating: 0, count: 64 * headDim)
+        // Per output dimension d, ggml keeps four accumulators of 16 lanes: position p feeds
+        // accumulator (p % 64) / 16, lane p % 16, an fma chain in position order; then lane l is
+        // (a0 + a2) + (a1 + a3) and the 16 lanes are summed by reduceAdd. Here one lane at a time,
+        // 16 dimensions at a time, the four accumulators in registers; folded[l] holds lane l for
+        // every d.
+        let folded = lanes
         let simdEnd = min(np, length)
-        for p in 0..<simdEnd {
-            let row = acc + (((p & 63) >> 4) * 16 + (p & 15)) * headDim, v = values + p * stride, w = scores[p]
-            accumulateScaled(row, v, w, count: headDim)
-        }
-        // per d: lane l = (a0 + a2) + (a1 + a3), then reduceAdd over the 16 lanes; lanes[l] holds
-        // lane l for every d, so the fold runs 16 dimensions at a time
-        let folded = acc   // [16][headDim], written over accumulator 0 (each row read before it is written)
         for l in 0..<16 {
-            let a0 = acc + l * headDim, a1 = acc + (16 + l) * headDim, a2 = acc + (32 + l) * headDim, a3 = acc + (48 + l) * headDim
             var d = 0
-            while d + 16 <= headDim {
-                storeFloats((loadFloats(a0 + d) + loadFloats(a2 + d)) + (loadFloats(a1 + d) + loadFloats(a3 + d)), folded + l * headDim + d)
-                d += 16
+            while d < headDim {
+                if d + 16 <= headDim {
+                    var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
+                    @inline(__always) func feed(_ a: inout SIMD16<Float>, _ p: Int) {
+                        if p < simdEnd { a = a.addingProduct(halves(values + p * stride + d), SIMD16(repeating: scores[p])) }
+                    }
+                    var base = 0
+                    while base < simdEnd {
+                        feed(&a0, base + l); feed(&a1, base + 16 + l); feed(&a2, base + 32 + l); feed(&a3, base + 48 + l)
+                        base += 64
+                    }
+                    storeFloats((a0 + a2) + (a1 + a3), folded + l * headDim + d)
+                    d += 16
+                } else {
+                    var a: [Float] = [0, 0, 0, 0]
+                    var p = l
+                    while p < simdEnd {
+                        a[(p & 63) >> 4] = a[(p & 63) >> 4].addingProduct(Float(values[p * stride + d]), scores[p])
+                        p += 16
+                    }
+                    folded[l * headDim + d] = (a[0] + a[2]) + (a[1] + a[3])
+                    d += 1
+                }
             }
-            while d < headDim { folded[l * headDim + d] = (a0[d] + a2[d]) + (a1[d] + a3[d]); d += 1 }
         }
         reduceLanes(folded, headDim: headDim, into: out)
-        for d in 0..<headDim {
-            var sum = np > 0 ? Double(out[d]) : 0
+        // the tail in double, position after position, eight dimensions at a time
+        var d = 0
+        while d < headDim {
+            let width = min(8, headDim - d)
+            var sum = SIMD8<Double>()
+            for i in 0..<width { sum[i] = np > 0 ? Double(out[d + i]) : 0 }
             var p = np
-            while p < length { sum += Double(Float(values[p * stride + d]) * scores[p]); p += 1 }
-            out[d] = Float(sum)
+            while p < length {
+                let v = values + p * stride + d, w = scores[p]
+                var product = SIMD8<Float>()
+                for i in 0..<width { product[i] = Float(v[i]) * w }
+                sum += SIMD8<Double>(lowHalf: SIMD4<Double>(Double(product[0]), Double(product[1]), Double(product[2]), Double(product[3])),
+                                     highHalf: SIMD4<Double>(Double(product[4]), Double(product[5]), Double(product[6]), Double(product[7])))
+                p += 1
+            }
+            for i in 0..<width { out[d + i] = Float(sum[i]) }
+            d += 8
         }
         return
     }

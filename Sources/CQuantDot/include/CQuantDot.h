@@ -10,15 +10,11 @@ enum { DOJO_Q4_0 = 0, DOJO_Q4_1 = 1, DOJO_Q8_0 = 2 };
 /// weight row j starts at weights + j * weight_stride bytes, `blocks` blocks of 32 in `kind`.
 /// Activation row i starts at rows_base + i * row_stride bytes: `blocks`·32 int8 values, then
 /// `blocks` f16-rounded scales d (float), then `blocks` Q8_1 block sums s (float). For Q4_1,
-/// sums_t holds the same sums transposed: s of row i, block b at sums_t[b * sums_ld + i]
-/// (dojo_transpose_sums); other formats ignore it. Every output has the same bits whatever
-/// weight_rows and rows are.
+/// sums_t holds the same sums transposed: s of row i, block b at sums_t[b * sums_ld + i]; other
+/// formats ignore it. Every output has the same bits whatever weight_rows and rows are.
 void dojo_tile_dots(int kind, int blocks, const void *weights, long weight_stride, int weight_rows, int rows,
                     const void *rows_base, long row_stride, const float *sums_t, int sums_ld,
                     float *out, long out_stride);
-
-/// out[b * rows + i] = block sum s of activation row i, block b (the layout dojo_tile_dots reads).
-void dojo_transpose_sums(int blocks, int rows, const void *rows_base, long row_stride, float *out);
 
 /// 1 when the kernels use AVX-512 VNNI on this CPU.
 int dojo_uses_vnni(void);
