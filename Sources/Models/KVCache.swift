@@ -17,9 +17,15 @@ public final class KVCache: @unchecked Sendable {
     public let context: Int
     /// Floats per position of one layer: KV heads × head dim.
     public let kvDim: Int
-    /// [slots, layers, 2 (k, v), context, kvDim]. Anonymous memory: pages a slot never
-    /// reaches are never touched, so a long context costs address space, not RSS.
+    /// Positions per row of the transposed keys: context rounded up to 16, so attention reads
+    /// sixteen positions of one dimension as one vector.
+    public let keyStride: Int
+    /// Per slot and layer: keys transposed [kvDim, keyStride], then values [context, kvDim].
+    /// Anonymous memory: pages a slot never reaches are never touched, so a long context costs
+    /// address space, not RSS (mostly: each key row touches a page per 2,048 positions).
     let storage: UnsafeMutablePointer<Float16>
+    /// Halves one slot's layer takes.
+    private let layerHalves: Int
     private let byteCount: Int
 
     public init(slots: Int, layers: Int, context: Int, kvDim: Int) {
@@ -28,7 +34,9 @@ public final class KVCache: @unchecked Sendable {
         self.layers = layers
         self.context = context
         self.kvDim = kvDim
-        byteCount = slots * layers * 2 * context * kvDim * MemoryLayout<Float16>.stride
+        keyStride = (context + 15) & ~15
+        layerHalves = kvDim * keyStride + context * kvDim
+        byteCount = slots * layers * layerHalves * MemoryLayout<Float16>.stride
         let p = mmap(nil, byteCount, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
         guard let p, p != MAP_FAILED else {
             fatalError("cannot reserve \(byteCount >> 20) MiB for the KV cache (\(slots) slots × \(context) positions); lower --parallel or --context")
@@ -41,15 +49,15 @@ public final class KVCache: @unchecked Sendable {
     /// Bytes the cache reserves (touched lazily).
     public var reservedBytes: Int { byteCount }
 
-    /// Keys of `layer` for `slot`: [context, kvDim].
+    /// Keys of `layer` for `slot`, transposed: [kvDim, keyStride].
     @inline(__always)
     public func keys(slot: Int, layer: Int) -> UnsafeMutablePointer<Float16> {
-        storage + ((slot * layers + layer) * 2) * context * kvDim
+        storage + (slot * layers + layer) * layerHalves
     }
 
     /// Values of `layer` for `slot`: [context, kvDim].
     @inline(__always)
     public func values(slot: Int, layer: Int) -> UnsafeMutablePointer<Float16> {
-        storage + ((slot * layers + layer) * 2 + 1) * context * kvDim
+        storage + (slot * layers + layer) * layerHalves + kvDim * keyStride
     }
 }

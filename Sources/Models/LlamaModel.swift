@@ -169,9 +169,9 @@ public final class LlamaModel: @unchecked Sendable {
                 state.rotate(q + r * dim, row: r, heads: heads, headDim: headDim, style: ropeStyle)
                 state.rotate(k + r * kvDim, row: r, heads: kvHeads, headDim: headDim, style: ropeStyle)
                 let slot = Int(state.slots[r]), position = Int(state.positions[r])
-                let kc = cache.keys(slot: slot, layer: l) + position * kvDim
+                let kc = cache.keys(slot: slot, layer: l) + position, keyStride = cache.keyStride
                 let vc = cache.values(slot: slot, layer: l) + position * kvDim
-                for i in 0..<kvDim { kc[i] = Float16(k[r * kvDim + i]); vc[i] = Float16(v[r * kvDim + i]) }
+                for i in 0..<kvDim { kc[i * keyStride] = Float16(k[r * kvDim + i]); vc[i] = Float16(v[r * kvDim + i]) }
             }
 
             // causal grouped-query attention over the slot's f16 cache: query head h reads KV head h / group,
@@ -183,8 +183,8 @@ public final class LlamaModel: @unchecked Sendable {
                 let kernel: AttentionKernel = state.rowsPerSlot[slot] == 1 ? .vecDot(keyCount: min(cache.context, (length + 31) & ~31)) : .tinyBLAS
                 let kvOffset = (h / group) * headDim
                 let scratch = pool.scratch(worker: worker, count: attentionScratch(headDim: headDim, length: length))
-                attendHead(q: q + r * dim + h * headDim, keys: UnsafePointer(cache.keys(slot: slot, layer: l)) + kvOffset,
-                           values: UnsafePointer(cache.values(slot: slot, layer: l)) + kvOffset, stride: kvDim,
+                attendHead(q: q + r * dim + h * headDim, keys: UnsafePointer(cache.keys(slot: slot, layer: l)) + kvOffset * cache.keyStride,
+                           keyStride: cache.keyStride, values: UnsafePointer(cache.values(slot: slot, layer: l)) + kvOffset, stride: kvDim,
                            length: length, headDim: headDim, scale: scale, kernel: kernel, scratch: scratch,
                            out: attention + r * dim + h * headDim)
             }
@@ -459,28 +459,67 @@ public func attentionScratch(headDim: Int, length: Int) -> Int { headDim + (leng
 /// - KQV: the probabilities rounded to f16, tinyBLAS f16 × f16 again: per output 16 lanes, lane l
 ///   an fma chain over positions l, l+16, …, then reduce_add.
 /// (Checked value for value against llama.cpp's intermediate tensors.)
+/// Keys are transposed: dimension d of position j at keys[d * keyStride + j], keyStride a multiple
+/// of 16 with readable (never used) positions up to it; values are rows: values[j * stride + d].
 @inline(__always)
-public func attendHead(q: UnsafePointer<Float>, keys: UnsafePointer<Float16>, values: UnsafePointer<Float16>, stride: Int,
+public func attendHead(q: UnsafePointer<Float>, keys: UnsafePointer<Float16>, keyStride: Int, values: UnsafePointer<Float16>, stride: Int,
                 length: Int, headDim: Int, scale: Float, kernel: AttentionKernel, scratch: UnsafeMutablePointer<Float>,
                 out: UnsafeMutablePointer<Float>) {
     let qh = scratch, scores = scratch + headDim, lanes = scores + (length + 64)
     for d in 0..<headDim { qh[d] = Float(Float16(q[d])) }
-    if case .vecDot = kernel {
-        for j in 0..<length { scores[j] = vecDotHalf(qh, keys + j * stride, count: headDim) * scale }
-    } else {
-    for j in 0..<length {
-        // tinyBLAS's f16 kernel: lane l chains fma over dimensions l, l+16, …; then reduce_add
-        let k = keys + j * stride
-        var acc = SIMD16<Float>.zero
-        var i = 0
-        while i + 16 <= headDim {
-            acc = acc.addingProduct(loadFloats(qh + i), halves(k + i))
-            i += 16
+    // Sixteen keys at a time: the keys are stored transposed, so dimension i of sixteen
+    // consecutive positions is one vector, and each of ggml's per-key lanes becomes a vector
+    // over the keys; reduceLanes then folds the lanes in reduce_add's order for all sixteen.
+    // Positions past `length` in the last group compute garbage that is never stored.
+    let full = headDim & ~15
+    var j0 = 0
+    while j0 < length {
+        @inline(__always) func key(_ i: Int) -> SIMD16<Float> { halves(keys + i * keyStride + j0) }
+        var sums = SIMD16<Float>()
+        if case .vecDot = kernel {
+            // ggml_vec_dot_f16: per block of 64 dimensions, four 16-lane accumulators (dimension
+            // 64c + 16a + l feeds accumulator a, lane l), folded (0+2)+(1+3), reduce_add; the
+            // dimensions past the last block of 64 summed in double.
+            let np = headDim & ~63
+            if np > 0 {
+                for l in 0..<16 {
+                    var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
+                    var c = 0
+                    while c < np {
+                        a0 = a0.addingProduct(SIMD16(repeating: qh[c + l]), key(c + l))
+                        a1 = a1.addingProduct(SIMD16(repeating: qh[c + 16 + l]), key(c + 16 + l))
+                        a2 = a2.addingProduct(SIMD16(repeating: qh[c + 32 + l]), key(c + 32 + l))
+                        a3 = a3.addingProduct(SIMD16(repeating: qh[c + 48 + l]), key(c + 48 + l))
+                        c += 64
+                    }
+                    storeFloats((a0 + a2) + (a1 + a3), lanes + 16 * l)
+                }
+                reduceLanes(lanes, headDim: 16, into: lanes)
+                sums = loadFloats(lanes)
+            }
+            for j in 0..<min(16, length - j0) {
+                var sum = np > 0 ? Double(sums[j]) : 0
+                for i in np..<headDim { sum += Double(qh[i] * Float(keys[i * keyStride + j0 + j])) }
+                scores[j0 + j] = Float(sum) * scale
+            }
+        } else {
+            // tinyBLAS's f16 kernel: lane l chains fma over dimensions l, l+16, …; reduce_add;
+            // then the dimensions past the last 16 one at a time
+            if full > 0 {
+                for l in 0..<16 {
+                    var a = SIMD16<Float>()
+                    var i = l
+                    while i < full { a = a.addingProduct(SIMD16(repeating: qh[i]), key(i)); i += 16 }
+                    storeFloats(a, lanes + 16 * l)
+                }
+                reduceLanes(lanes, headDim: 16, into: lanes)
+                sums = loadFloats(lanes)
+            }
+            for i in full..<headDim { sums += SIMD16(repeating: qh[i]) * key(i) }
+            let scaled = sums * SIMD16(repeating: scale)
+            for j in 0..<min(16, length - j0) { scores[j0 + j] = scaled[j] }
         }
-        var sum = reduceAdd(acc)
-        while i < headDim { sum += qh[i] * Float(k[i]); i += 1 }
-        scores[j] = sum * scale
-    }
+        j0 += 16
     }
     var maxScore = -Float.infinity
     for j in 0..<length { maxScore = max(maxScore, scores[j]) }
@@ -557,11 +596,25 @@ public func attendHead(q: UnsafePointer<Float>, keys: UnsafePointer<Float16>, va
         }
         return
     }
-    // lanes[l][d]: the fma chain of lane l for every output dimension d
-    lanes.update(repeating: 0, count: 16 * headDim)
-    for j in 0..<length {
-        let v = values + j * stride, lane = lanes + (j & 15) * headDim, p = Float(Float16(scores[j]))
-        accumulateScaled(lane, v, p, count: headDim)
+    // lanes[l][d]: the fma chain of lane l (positions l, l+16, …) for every output dimension d,
+    // kept in a register for 16 dimensions at a time
+    for j in 0..<length { scores[j] = Float(Float16(scores[j])) }
+    for l in 0..<16 {
+        var d = 0
+        while d + 16 <= headDim {
+            var a = SIMD16<Float>()
+            var j = l
+            while j < length { a = a.addingProduct(halves(values + j * stride + d), SIMD16(repeating: scores[j])); j += 16 }
+            storeFloats(a, lanes + l * headDim + d)
+            d += 16
+        }
+        while d < headDim {
+            var a: Float = 0
+            var j = l
+            while j < length { a = a.addingProduct(Float(values[j * stride + d]), scores[j]); j += 16 }
+            lanes[l * headDim + d] = a
+            d += 1
+        }
     }
     reduceLanes(lanes, headDim: headDim, into: out)
 }
@@ -611,18 +664,6 @@ func vecDotHalf(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float16>, count: I
     }
     for i in np..<count { sum += Double(x[i] * Float(y[i])) }
     return Float(sum)
-}
-
-/// row[d] = fma(Float(v[d]), w, row[d]) for d < count: one rounding per element, as ggml's lanes.
-@inline(__always)
-func accumulateScaled(_ row: UnsafeMutablePointer<Float>, _ v: UnsafePointer<Float16>, _ w: Float, count: Int) {
-    let ws = SIMD16<Float>(repeating: w)
-    var d = 0
-    while d + 16 <= count {
-        storeFloats(loadFloats(row + d).addingProduct(halves(v + d), ws), row + d)
-        d += 16
-    }
-    while d < count { row[d] = row[d].addingProduct(Float(v[d]), w); d += 1 }
 }
 
 @inline(__always)

@@ -33,14 +33,15 @@ final class AttentionOrderTests: XCTestCase {
         var generator = SystemRandomNumberGenerator()
         for length in [1, 19, 63, 64, 65, 130, 200] {
             // Zero keys: every score is 0, so each probability is Float(1/length) before f16 rounding.
-            let keys = [Float16](repeating: 0, count: length * stride)
+            let keyStride = (length + 15) & ~15
+            let keys = [Float16](repeating: 0, count: headDim * keyStride)   // transposed
             let values = (0..<length * stride).map { _ in Float16(Float.random(in: -3...3, using: &generator)) }
             let q = (0..<headDim).map { _ in Float.random(in: -1...1, using: &generator) }
             let keyCount = (length + 31) & ~31
             var out = [Float](repeating: .nan, count: headDim)
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: attentionScratch(headDim: headDim, length: length))
             defer { scratch.deallocate() }
-            attendHead(q: q, keys: keys, values: values, stride: stride, length: length, headDim: headDim, scale: 0.125,
+            attendHead(q: q, keys: keys, keyStride: keyStride, values: values, stride: stride, length: length, headDim: headDim, scale: 0.125,
                        kernel: .vecDot(keyCount: keyCount), scratch: scratch, out: &out)
             let p = [Float](repeating: Float(Float16(Float(1 / Double(length)))), count: length)
             for d in 0..<headDim {
