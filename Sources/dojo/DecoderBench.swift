@@ -29,7 +29,7 @@ struct DecoderBench: ParsableCommand, LoggingCommand {
         var rng = SeededGenerator(seed: 1)
         func prompt(_ n: Int) -> [Int32] { (0..<n).map { _ in Int32(1000 + rng.next() % 40000) } }
         if !json {
-            print("decoder \(URL(fileURLWithPath: model).lastPathComponent), \(threadCount) thread(s), load \(String(format: "%.2f", loadSeconds)) s, \(Kernels.simdPath)")
+            print("decoder \(URL(fileURLWithPath: model).lastPathComponent), \(threadCount) thread(s), load \(String(format: "%.2f", loadSeconds)) s, \(Kernels.simdPath), integer dots \(QuantMatmul.usesVNNI ? "AVX-512 VNNI" : "vpmaddubsw")")
         }
 
         // prompt processing: one sequence of pp tokens in one pass (llama-bench pp)
