@@ -49,6 +49,11 @@ final class LlamaTinyModelTests: XCTestCase {
             matrix(p + "attn_q.weight", out: dim, in: dim)
             matrix(p + "attn_k.weight", out: kvDim, in: dim)
             matrix(p + "attn_v.weight", out: kvDim, in: dim)
+            if architecture == "qwen2" {
+                w.addTensor(p + "attn_q.bias", dims: [dim], floats: random(dim, scale: 0.5))
+                w.addTensor(p + "attn_k.bias", dims: [kvDim], floats: random(kvDim, scale: 0.5))
+                w.addTensor(p + "attn_v.bias", dims: [kvDim], floats: random(kvDim, scale: 0.5))
+            }
             matrix(p + "attn_output.weight", out: dim, in: dim)
             w.addTensor(p + "ffn_norm.weight", dims: [dim], floats: random(dim, scale: 0.2).map { 1 + $0 })
             matrix(p + "ffn_gate.weight", out: hidden, in: dim)
@@ -144,6 +149,108 @@ final class LlamaTinyModelTests: XCTestCase {
         let alone = Generator(model: model, state: model.makeState(slots: 1, context: 16, pool: pool))
         XCTAssertEqual(try together[0].get().tokens, try alone.generate([a])[0].get().tokens)
         XCTAssertEqual(try together[1].get().tokens, try alone.generate([b])[0].get().tokens)
+    }
+
+    /// The forward pass against a plain double-precision transcription of Hugging Face's
+    /// LlamaForCausalLM / Qwen2ForCausalLM on the same f32 weights: Llama's adjacent-pair RoPE, and
+    /// Qwen2's QKV biases with rotate-half RoPE. The decoder rounds the KV cache, q and the
+    /// attention probabilities to f16, as llama.cpp does, hence the tolerance; dropping Qwen2's
+    /// biases or swapping the RoPE layouts moves these logits four to six times further than it.
+    func testForwardMatchesAPlainTranscriptionForLlamaAndQwen2() throws {
+        for architecture in ["llama", "qwen2"] {
+            let file = try GGUFFile(path: Self.tinyModel(architecture: architecture, quantizeQ8: false).path)
+            let model = try LlamaModel(file: file)
+            let tokens: [Int32] = [1, 8, 9, 12, 4, 13, 15, 5, 10, 6, 14, 7]
+            let state = model.makeState(slots: 1, context: 16, batchTokens: 16, pool: ThreadPool(threads: 2))
+            for (p, t) in tokens.enumerated() { state.add(token: t, position: p, slot: 0, logits: p == tokens.count - 1) }
+            model.forward(state)
+            let got = Array(UnsafeBufferPointer(start: state.logits(0), count: model.config.vocabSize))
+            let want = try Self.referenceLogits(file: file, config: model.config, tokens: tokens)
+            XCTAssertLessThanOrEqual(Tolerance.maxAbsDifference(got, want.map(Float.init)), 2e-2, architecture)
+            XCTAssertGreaterThan(want.map(abs).max()!, 0.5, "\(architecture): logits too small to tell anything apart")
+        }
+    }
+
+    /// Last-position logits of `tokens`, computed in Double straight from the file's f32 tensors.
+    static func referenceLogits(file: GGUFFile, config c: LlamaConfig, tokens: [Int32]) throws -> [Double] {
+        func t(_ name: String) throws -> [Double] {
+            let tensor = try file.tensor(named: name)
+            let count = tensor.info.dims.reduce(1, *)
+            return (0..<count).map { Double(tensor.pointer.load(fromByteOffset: 4 * $0, as: Float.self)) }
+        }
+        func linear(_ x: [Double], _ w: [Double], out: Int, bias: [Double]? = nil) -> [Double] {
+            var y = [Double](repeating: 0, count: out)
+            for j in 0..<out {
+                var sum: Double = bias?[j] ?? 0
+                for i in 0..<x.count { sum += x[i] * w[j * x.count + i] }
+                y[j] = sum
+            }
+            return y
+        }
+        func rmsNorm(_ x: [Double], _ w: [Double]) -> [Double] {
+            let meanSquare: Double = x.map { $0 * $0 }.reduce(0, +) / Double(x.count)
+            let s: Double = 1 / (meanSquare + Double(c.normEps)).squareRoot()
+            return zip(x, w).map { $0 * s * $1 }
+        }
+        let dim = c.dim, headDim = c.headDim, kvDim = c.kvDim
+        func rope(_ v: inout [Double], heads: Int, position: Int) {
+            for h in 0..<heads {
+                for i in 0..<headDim / 2 {
+                    let exponent: Double = -2 * Double(i) / Double(headDim)
+                    let angle: Double = Double(position) * pow(Double(c.ropeFreqBase), exponent)
+                    let (a, b) = c.ropeStyle == .neox ? (h * headDim + i, h * headDim + i + headDim / 2)
+                                                      : (h * headDim + 2 * i, h * headDim + 2 * i + 1)
+                    let (x0, x1) = (v[a], v[b])
+                    let (co, si) = (cos(angle), sin(angle))
+                    v[a] = x0 * co - x1 * si
+                    v[b] = x0 * si + x1 * co
+                }
+            }
+        }
+        let embedding = try t("token_embd.weight")
+        var xs = tokens.map { Array(embedding[Int($0) * dim..<(Int($0) + 1) * dim]) }
+        for l in 0..<c.layers {
+            let p = "blk.\(l)."
+            let (wq, wk, wv, wo) = (try t(p + "attn_q.weight"), try t(p + "attn_k.weight"), try t(p + "attn_v.weight"), try t(p + "attn_output.weight"))
+            let bq = c.qkvBias ? try t(p + "attn_q.bias") : nil, bk = c.qkvBias ? try t(p + "attn_k.bias") : nil
+            let bv = c.qkvBias ? try t(p + "attn_v.bias") : nil
+            let attnNorm = try t(p + "attn_norm.weight")
+            var qs: [[Double]] = [], ks: [[Double]] = [], vs: [[Double]] = []
+            for (pos, x) in xs.enumerated() {
+                let h = rmsNorm(x, attnNorm)
+                var q = linear(h, wq, out: dim, bias: bq), k = linear(h, wk, out: kvDim, bias: bk)
+                rope(&q, heads: c.heads, position: pos); rope(&k, heads: c.kvHeads, position: pos)
+                qs.append(q); ks.append(k); vs.append(linear(h, wv, out: kvDim, bias: bv))
+            }
+            let (gate, up, down, ffnNorm) = (try t(p + "ffn_gate.weight"), try t(p + "ffn_up.weight"), try t(p + "ffn_down.weight"), try t(p + "ffn_norm.weight"))
+            for pos in 0..<xs.count {
+                var attention = [Double](repeating: 0, count: dim)
+                for head in 0..<c.heads {
+                    let kv = head / c.groupSize
+                    var scores = [Double](repeating: 0, count: pos + 1)
+                    for j in 0...pos {
+                        var dot: Double = 0
+                        for d in 0..<headDim { dot += qs[pos][head * headDim + d] * ks[j][kv * headDim + d] }
+                        scores[j] = dot / Double(headDim).squareRoot()
+                    }
+                    let top = scores.max()!
+                    let e = scores.map { exp($0 - top) }
+                    let total: Double = e.reduce(0, +)
+                    for d in 0..<headDim {
+                        var sum: Double = 0
+                        for j in 0...pos { sum += e[j] / total * vs[j][kv * headDim + d] }
+                        attention[head * headDim + d] = sum
+                    }
+                }
+                xs[pos] = zip(xs[pos], linear(attention, wo, out: dim)).map(+)
+                let h = rmsNorm(xs[pos], ffnNorm)
+                let g = linear(h, gate, out: c.hiddenDim), u = linear(h, up, out: c.hiddenDim)
+                let swiglu: [Double] = zip(g, u).map { $0 / (1 + exp(-$0)) * $1 }
+                xs[pos] = zip(xs[pos], linear(swiglu, down, out: dim)).map(+)
+            }
+        }
+        let last = rmsNorm(xs[xs.count - 1], try t("output_norm.weight"))
+        return linear(last, embedding, out: c.vocabSize)
     }
 
     func testPromptLongerThanTheContextIsAnErrorAndOthersGoOn() throws {
