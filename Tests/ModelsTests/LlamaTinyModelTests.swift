@@ -171,12 +171,16 @@ final class LlamaTinyModelTests: XCTestCase {
         }
     }
 
-    /// Last-position logits of `tokens`, computed in Double straight from the file's f32 tensors.
-    static func referenceLogits(file: GGUFFile, config c: LlamaConfig, tokens: [Int32]) throws -> [Double] {
+    /// Last-position logits of `tokens`, computed in Double straight from the file's f32 tensors,
+    /// with `deltas[name]` (same layout) added to those weights: a LoRA merged into the base.
+    static func referenceLogits(file: GGUFFile, config c: LlamaConfig, tokens: [Int32],
+                                deltas: [String: [Double]] = [:]) throws -> [Double] {
         func t(_ name: String) throws -> [Double] {
             let tensor = try file.tensor(named: name)
             let count = tensor.info.dims.reduce(1, *)
-            return (0..<count).map { Double(tensor.pointer.load(fromByteOffset: 4 * $0, as: Float.self)) }
+            var values = (0..<count).map { Double(tensor.pointer.load(fromByteOffset: 4 * $0, as: Float.self)) }
+            if let delta = deltas[name] { for i in 0..<count { values[i] += delta[i] } }
+            return values
         }
         func linear(_ x: [Double], _ w: [Double], out: Int, bias: [Double]? = nil) -> [Double] {
             var y = [Double](repeating: 0, count: out)
