@@ -50,6 +50,23 @@ static void mins(int blocks, const uint8_t *w, long w_stride, int weight_rows, c
     }
 }
 
+/// Four weight rows' blocks as the tiles multiply them: values [blocks][4][32] (Q4_1: nibbles
+/// 0..15; Q4_0: nibbles − 8; Q8_0: the bytes) and the f16 scales as floats, [blocks][4].
+static void decode4(int kind, int blocks, const uint8_t *w, long w_stride, uint8_t *values, float *scales) {
+    const int bytes = kind == DOJO_Q4_1 ? 20 : kind == DOJO_Q4_0 ? 18 : 34;
+    for (int b = 0; b < blocks; b++) {
+        for (int j = 0; j < 4; j++) {
+            const uint8_t *blk = w + j * w_stride + bytes * b;
+            __m256i v;
+            if (kind == DOJO_Q4_1) v = nibbles(blk + 4);
+            else if (kind == DOJO_Q4_0) v = _mm256_sub_epi8(nibbles(blk + 2), _mm256_set1_epi8(8));
+            else v = _mm256_loadu_si256((const __m256i *)(blk + 2));
+            _mm256_store_si256((__m256i *)(values + (4 * b + j) * 32), v);
+            scales[4 * b + j] = half(blk);
+        }
+    }
+}
+
 #define NAME(x) x##_avx2
 #define LANES(ax, sy) _mm256_madd_epi16(_mm256_set1_epi16(1), _mm256_maddubs_epi16(ax, sy))
 #include "QuantDotKernels.h"

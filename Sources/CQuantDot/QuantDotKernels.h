@@ -61,31 +61,22 @@ static void NAME(row_dots)(int kind, int blocks, const uint8_t *w, int rows, con
     }
 }
 
-/// Four weight rows × four activation rows, 16 accumulators: each weight block is decoded once per
-/// four activation rows and each activation block loaded once per four weight rows. The four
-/// weight scales are converted together and multiplied by an activation scale in one vector
-/// multiply (the same products as dw·dx one at a time), then each is spread over a register.
+/// Four weight rows × four activation rows, 16 accumulators, from four weight rows already
+/// decoded (decode4): each activation block is loaded once per four weight rows. The four weight
+/// scales are multiplied by an activation scale in one vector multiply (the same products as
+/// dw·dx one at a time), then each is spread over a register.
 /// out[r * out_stride + j] += hsum8(acc): out already holds Σ m·s (Q4_1) or 0.
-static inline __attribute__((always_inline)) void NAME(tile4x4)(const int kind, int blocks, const uint8_t *w,
-        long w_stride, const int8_t *q[4], float *out, long out_stride) {
+static inline __attribute__((always_inline)) void NAME(tile4x4)(const int kind, int blocks, const uint8_t *values,
+        const float *scales, const int8_t *q[4], float *out, long out_stride) {
     __m256 acc[4][4];
     for (int j = 0; j < 4; j++) for (int r = 0; r < 4; r++) acc[j][r] = _mm256_setzero_ps();
-    const int bytes = kind == DOJO_Q4_1 ? 20 : kind == DOJO_Q4_0 ? 18 : 34;
     const float *d[4];
     for (int r = 0; r < 4; r++) d[r] = (const float *)(q[r] + 32 * blocks);
     const __m256i spread[4] = { _mm256_set1_epi32(0), _mm256_set1_epi32(1), _mm256_set1_epi32(2), _mm256_set1_epi32(3) };
     for (int b = 0; b < blocks; b++) {
         __m256i ax[4];
-        for (int j = 0; j < 4; j++) {
-            const uint8_t *blk = w + j * w_stride + bytes * b;
-            if (kind == DOJO_Q4_1) ax[j] = nibbles(blk + 4);
-            else if (kind == DOJO_Q4_0) ax[j] = _mm256_sub_epi8(nibbles(blk + 2), _mm256_set1_epi8(8));
-            else ax[j] = _mm256_loadu_si256((const __m256i *)(blk + 2));
-        }
-        const uint8_t *s0 = w + bytes * b;
-        const __m128i scales = _mm_set_epi16(0, 0, 0, 0, bits16(s0 + 3 * w_stride), bits16(s0 + 2 * w_stride),
-                                             bits16(s0 + w_stride), bits16(s0));
-        const __m256 dw = _mm256_castps128_ps256(_mm_cvtph_ps(scales));
+        for (int j = 0; j < 4; j++) ax[j] = _mm256_load_si256((const __m256i *)(values + (4 * b + j) * 32));
+        const __m256 dw = _mm256_castps128_ps256(_mm_load_ps(scales + 4 * b));
         for (int r = 0; r < 4; r++) {
             const __m256i qy = _mm256_loadu_si256((const __m256i *)(q[r] + 32 * b));
             const __m256 dd = _mm256_mul_ps(dw, _mm256_broadcast_ss(d[r] + b));
@@ -108,14 +99,18 @@ static void NAME(tile_dots)(int kind, int blocks, const void *weights, long w_st
         if (kind == DOJO_Q4_1) mins(blocks, w, w_stride, full_j, sums_t, full_i, sums_ld, out, out_stride);
         else for (int i = 0; i < full_i; i++) memset(out + i * out_stride, 0, sizeof(float) * full_j);
     }
-    for (int j = 0; j < full_j; j += 4) {
+    // four weight rows decoded once (values [blocks][4][32], scales [blocks][4]) for every
+    // four activation rows
+    uint8_t values[full_i > 0 ? blocks * 4 * 32 : 1] __attribute__((aligned(32)));
+    float scales[full_i > 0 ? blocks * 4 : 1] __attribute__((aligned(16)));
+    for (int j = 0; j < full_j && full_i > 0; j += 4) {
+        decode4(kind, blocks, w + j * w_stride, w_stride, values, scales);
         for (int i = 0; i < full_i; i += 4) {
             const int8_t *q[4];
             for (int r = 0; r < 4; r++) q[r] = base + (i + r) * row_stride;
             // one copy per format, so the format tests leave the inner loops
-            if (kind == DOJO_Q4_1) NAME(tile4x4)(DOJO_Q4_1, blocks, w + j * w_stride, w_stride, q, out + i * out_stride + j, out_stride);
-            else if (kind == DOJO_Q4_0) NAME(tile4x4)(DOJO_Q4_0, blocks, w + j * w_stride, w_stride, q, out + i * out_stride + j, out_stride);
-            else NAME(tile4x4)(DOJO_Q8_0, blocks, w + j * w_stride, w_stride, q, out + i * out_stride + j, out_stride);
+            if (kind == DOJO_Q4_1) NAME(tile4x4)(DOJO_Q4_1, blocks, values, scales, q, out + i * out_stride + j, out_stride);
+            else NAME(tile4x4)(DOJO_Q8_0, blocks, values, scales, q, out + i * out_stride + j, out_stride);
         }
     }
     // the edges: rows past the last full four, one output at a time
