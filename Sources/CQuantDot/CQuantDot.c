@@ -34,14 +34,16 @@ static inline __m256i nibbles(const uint8_t *p) {
 /// time: sums_t is the activations' block sums transposed, [blocks][ld].
 static void mins(int blocks, const uint8_t *w, long w_stride, int weight_rows, const float *sums_t, int rows, int ld,
                  float *out, long out_stride) {
+    float m[blocks];
     for (int j = 0; j < weight_rows; j++) {
         const uint8_t *row = w + j * w_stride;
+        for (int b = 0; b < blocks; b++) m[b] = half(row + 20 * b + 2);
         for (int r0 = 0; r0 < rows; r0 += 16) {
             const __mmask16 live = rows - r0 >= 16 ? 0xFFFF : (__mmask16)((1u << (rows - r0)) - 1);
             __m512 acc = _mm512_setzero_ps();
             for (int b = 0; b < blocks; b++) {
                 const __m512 s = _mm512_maskz_loadu_ps(live, sums_t + (long)b * ld + r0);
-                acc = _mm512_fmadd_ps(_mm512_set1_ps(half(row + 20 * b + 2)), s, acc);
+                acc = _mm512_fmadd_ps(_mm512_set1_ps(m[b]), s, acc);
             }
             float lane[16];
             _mm512_storeu_ps(lane, acc);
