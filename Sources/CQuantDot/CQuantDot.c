@@ -29,32 +29,34 @@ static inline __m256i nibbles(const uint8_t *p) {
     return _mm256_and_si256(both, _mm256_set1_epi8(15));
 }
 
-/// Q4_1's Σ_b m_b·s_b for weight rows j < weight_rows and activation rows r < rows, the fused
-/// multiply-adds in block order as ggml's scalar loop makes them, sixteen activation rows at a
-/// time: sums_t is the activations' block sums transposed, [blocks][ld].
-static void mins(int blocks, const uint8_t *w, long w_stride, int weight_rows, const float *sums_t, int rows, int ld,
-                 float *out, long out_stride) {
-    float m[blocks];
-    for (int j = 0; j < weight_rows; j++) {
-        const uint8_t *row = w + j * w_stride;
-        for (int b = 0; b < blocks; b++) m[b] = half(row + 20 * b + 2);
-        for (int r0 = 0; r0 < rows; r0 += 16) {
-            const __mmask16 live = rows - r0 >= 16 ? 0xFFFF : (__mmask16)((1u << (rows - r0)) - 1);
-            __m512 acc = _mm512_setzero_ps();
-            for (int b = 0; b < blocks; b++) {
-                const __m512 s = _mm512_maskz_loadu_ps(live, sums_t + (long)b * ld + r0);
-                acc = _mm512_fmadd_ps(_mm512_set1_ps(m[b]), s, acc);
-            }
-            float lane[16];
-            _mm512_storeu_ps(lane, acc);
-            for (int r = r0; r < rows && r < r0 + 16; r++) out[r * out_stride + j] = lane[r - r0];
+/// Q4_1's Σ_b m_b·s_b for four weight rows (their mins as floats, mins[b * 4 + j]) and
+/// activation rows r < rows, each a chain of fused multiply-adds in block order as ggml's scalar
+/// loop makes it; sixteen activation rows at a time, the four weight rows' chains side by side.
+/// sums_t is the activations' block sums transposed, [blocks][ld]. Writes out[r * out_stride + j].
+static void mins4(int blocks, const float *mins, const float *sums_t, int rows, int ld, float *out, long out_stride) {
+    for (int r0 = 0; r0 < rows; r0 += 16) {
+        const __mmask16 live = rows - r0 >= 16 ? 0xFFFF : (__mmask16)((1u << (rows - r0)) - 1);
+        __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps();
+        for (int b = 0; b < blocks; b++) {
+            const __m512 s = _mm512_maskz_loadu_ps(live, sums_t + (long)b * ld + r0);
+            acc0 = _mm512_fmadd_ps(_mm512_set1_ps(mins[4 * b]), s, acc0);
+            acc1 = _mm512_fmadd_ps(_mm512_set1_ps(mins[4 * b + 1]), s, acc1);
+            acc2 = _mm512_fmadd_ps(_mm512_set1_ps(mins[4 * b + 2]), s, acc2);
+            acc3 = _mm512_fmadd_ps(_mm512_set1_ps(mins[4 * b + 3]), s, acc3);
+        }
+        float lane[4][16];
+        _mm512_storeu_ps(lane[0], acc0); _mm512_storeu_ps(lane[1], acc1);
+        _mm512_storeu_ps(lane[2], acc2); _mm512_storeu_ps(lane[3], acc3);
+        for (int r = r0; r < rows && r < r0 + 16; r++) {
+            _mm_storeu_ps(out + r * out_stride, _mm_set_ps(lane[3][r - r0], lane[2][r - r0], lane[1][r - r0], lane[0][r - r0]));
         }
     }
 }
 
 /// Four weight rows' blocks as the tiles multiply them: values [blocks][4][32] (Q4_1: nibbles
-/// 0..15; Q4_0: nibbles − 8; Q8_0: the bytes) and the f16 scales as floats, [blocks][4].
-static void decode4(int kind, int blocks, const uint8_t *w, long w_stride, uint8_t *values, float *scales) {
+/// 0..15; Q4_0: nibbles − 8; Q8_0: the bytes), the f16 scales as floats, [blocks][4], and (Q4_1)
+/// the f16 mins as floats, [blocks][4].
+static void decode4(int kind, int blocks, const uint8_t *w, long w_stride, uint8_t *values, float *scales, float *mins) {
     const int bytes = kind == DOJO_Q4_1 ? 20 : kind == DOJO_Q4_0 ? 18 : 34;
     for (int b = 0; b < blocks; b++) {
         for (int j = 0; j < 4; j++) {
@@ -65,6 +67,7 @@ static void decode4(int kind, int blocks, const uint8_t *w, long w_stride, uint8
             else v = _mm256_loadu_si256((const __m256i *)(blk + 2));
             _mm256_store_si256((__m256i *)(values + (4 * b + j) * 32), v);
             scales[4 * b + j] = half(blk);
+            if (kind == DOJO_Q4_1) mins[4 * b + j] = half(blk + 2);
         }
     }
 }

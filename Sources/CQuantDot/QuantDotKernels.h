@@ -95,16 +95,20 @@ static void NAME(tile_dots)(int kind, int blocks, const void *weights, long w_st
     const uint8_t *w = (const uint8_t *)weights;
     const int8_t *base = (const int8_t *)rows_base;
     const int full_j = weight_rows & ~3, full_i = rows & ~3;
-    if (full_j > 0 && full_i > 0) {
-        if (kind == DOJO_Q4_1) mins(blocks, w, w_stride, full_j, sums_t, full_i, sums_ld, out, out_stride);
-        else for (int i = 0; i < full_i; i++) memset(out + i * out_stride, 0, sizeof(float) * full_j);
-    }
-    // four weight rows decoded once (values [blocks][4][32], scales [blocks][4]) for every
-    // four activation rows
+    // Four weight rows at a time: fetched from memory once (the next four are prefetched while
+    // these are multiplied), decoded once (values [blocks][4][32], scales [blocks][4]) and their
+    // Σ m·s taken while they are in L1, then used for every four activation rows.
     uint8_t values[full_i > 0 ? blocks * 4 * 32 : 1] __attribute__((aligned(32)));
     float scales[full_i > 0 ? blocks * 4 : 1] __attribute__((aligned(16)));
+    float mins[full_i > 0 ? blocks * 4 : 1];
     for (int j = 0; j < full_j && full_i > 0; j += 4) {
-        decode4(kind, blocks, w + j * w_stride, w_stride, values, scales);
+        if (j + 4 < full_j) {
+            const char *next = (const char *)(w + (j + 4) * w_stride);
+            for (long o = 0; o < 4 * w_stride; o += 64) _mm_prefetch(next + o, _MM_HINT_T0);
+        }
+        decode4(kind, blocks, w + j * w_stride, w_stride, values, scales, mins);
+        if (kind == DOJO_Q4_1) mins4(blocks, mins, sums_t, full_i, sums_ld, out + j, out_stride);
+        else for (int i = 0; i < full_i; i++) memset(out + i * out_stride + j, 0, sizeof(float) * 4);
         for (int i = 0; i < full_i; i += 4) {
             const int8_t *q[4];
             for (int r = 0; r < 4; r++) q[r] = base + (i + r) * row_stride;
