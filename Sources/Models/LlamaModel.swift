@@ -576,23 +576,32 @@ public func attendHead(q: UnsafePointer<Float>, keys: UnsafePointer<Float16>, ke
             }
         }
         reduceLanes(folded, headDim: headDim, into: out)
-        // the tail in double, position after position, eight dimensions at a time
+        // the tail in double, position after position, sixteen dimensions at a time (the
+        // product rounded to float, then widened and added, as ggml's scalar loop does)
         var d = 0
         while d < headDim {
-            let width = min(8, headDim - d)
-            var sum = SIMD8<Double>()
-            for i in 0..<width { sum[i] = np > 0 ? Double(out[d + i]) : 0 }
-            var p = np
-            while p < length {
-                let v = values + p * stride + d, w = scores[p]
-                var product = SIMD8<Float>()
-                for i in 0..<width { product[i] = Float(v[i]) * w }
-                sum += SIMD8<Double>(lowHalf: SIMD4<Double>(Double(product[0]), Double(product[1]), Double(product[2]), Double(product[3])),
-                                     highHalf: SIMD4<Double>(Double(product[4]), Double(product[5]), Double(product[6]), Double(product[7])))
-                p += 1
+            if d + 16 <= headDim {
+                var low = SIMD8<Double>(), high = SIMD8<Double>()
+                if np > 0 {
+                    low = SIMD8<Double>(UnsafeRawPointer(out + d).loadUnaligned(as: SIMD8<Float>.self))
+                    high = SIMD8<Double>(UnsafeRawPointer(out + d + 8).loadUnaligned(as: SIMD8<Float>.self))
+                }
+                var p = np
+                while p < length {
+                    let product = halves(values + p * stride + d) * SIMD16<Float>(repeating: scores[p])
+                    low += SIMD8<Double>(product.lowHalf)
+                    high += SIMD8<Double>(product.highHalf)
+                    p += 1
+                }
+                storeFloats(SIMD16<Float>(lowHalf: SIMD8<Float>(low), highHalf: SIMD8<Float>(high)), out + d)
+                d += 16
+            } else {
+                var sum = np > 0 ? Double(out[d]) : 0
+                var p = np
+                while p < length { sum += Double(Float(values[p * stride + d]) * scores[p]); p += 1 }
+                out[d] = Float(sum)
+                d += 1
             }
-            for i in 0..<width { out[d + i] = Float(sum[i]) }
-            d += 8
         }
         return
     }
