@@ -11,11 +11,13 @@
 // of four adjacent products (lane j: values 4j..4j+3 of the block, low nibbles first), convert
 // them to float and accumulate acc[j] = fma(dw·dx, lane[j], acc[j]) across blocks; then
 // hsum_float_8: (j + j+4), then (0+2, 1+3), then (0+1). Q4_1 adds Σ m·s (s = the Q8_1 block sum
-// d·Σq rounded to f16), summed in block order, after the hsum. The loop itself is C with AVX2
-// intrinsics (Sources/CQuantDot): Swift's SIMD types do not lower to vpmaddubsw/vpmaddwd or vpdpbusd.
+// d·Σq rounded to f16), summed in block order, after the hsum. The loops are C with intrinsics
+// (Sources/CQuantDot), compiled once with AVX2's vpmaddubsw/vpmaddwd and once with AVX-512 VNNI's
+// vpdpbusd (chosen at run time): Swift's SIMD types lower to neither. Batches go through 4 × 4
+// tiles that reuse each decoded weight block for four activation rows.
 //
-// Each output is computed by the same instructions whatever m is, so a sequence's logits do not
-// depend on the batch it runs in (llama.cpp's are batch-invariant for these types too).
+// Each output gets the same operations on the same values whatever m is, so a sequence's logits
+// do not depend on the batch it runs in (llama.cpp's are batch-invariant for these types too).
 import CQuantDot
 
 extension QuantMatmul {
