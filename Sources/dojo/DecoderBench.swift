@@ -14,6 +14,8 @@ struct DecoderBench: ParsableCommand, LoggingCommand {
     @Option(help: "Tokens generated per sequence.") var tg = 128
     @Option(help: "Parallel sequences to measure, comma-separated.") var parallel = "1,4,16"
     @Option(help: "Threads (default: all cores).") var threads: Int?
+    @Option(help: "Runs of each measurement; medians are printed, with the range when above 1 (this machine's neighbours move single runs).")
+    var `repeat`: Int = 1
     @Flag(help: "One JSON object per line instead of text.") var json = false
 
     @OptionGroup var logging: LoggingOptions
@@ -26,6 +28,7 @@ struct DecoderBench: ParsableCommand, LoggingCommand {
         let pool = ThreadPool(threads: threadCount)
         let levels = parallel.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }.filter { $0 > 0 }
         guard !levels.isEmpty else { throw CLIError("--parallel needs numbers, e.g. 1,4,16") }
+        guard `repeat` >= 1 else { throw CLIError("--repeat needs a positive number of runs") }
         var rng = SeededGenerator(seed: 1)
         func prompt(_ n: Int) -> [Int32] { (0..<n).map { _ in Int32(1000 + rng.next() % 40000) } }
         if !json {
@@ -35,40 +38,54 @@ struct DecoderBench: ParsableCommand, LoggingCommand {
         // prompt processing: one sequence of pp tokens in one pass (llama-bench pp)
         let ppState = llama.makeState(slots: 1, context: pp + 1, batchTokens: pp, pool: pool)
         var ppRates: [Double] = []
-        for _ in 0..<3 {
+        for _ in 0..<max(3, `repeat`) {
             ppState.clear()
             for (p, t) in prompt(pp).enumerated() { ppState.add(token: t, position: p, slot: 0, logits: p == pp - 1) }
             let t0 = Date()
             llama.forward(ppState)
             ppRates.append(Double(pp) / Date().timeIntervalSince(t0))
         }
-        let ppRate = ppRates.sorted()[1]
-        report("pp\(pp)", ["prompt_tokens_per_s": ppRate])
+        report("pp\(pp)", ["prompt_tokens_per_s": ppRates])
 
         // generation at each parallelism: short prompts, then tg tokens each, EOG ignored (llama-batched-bench)
         for n in levels {
-            let state = llama.makeState(slots: n, context: 32 + tg + 1, batchTokens: max(512, n), pool: pool)
-            let generator = Generator(model: llama, state: state)
-            let requests = (0..<n).map { GenerationRequest(index: $0, prompt: prompt(32), maxTokens: tg, ignoreEOS: true) }
-            let t0 = Date()
-            _ = generator.generate(requests)
-            let total = Date().timeIntervalSince(t0)
-            let s = generator.stats
-            let generated = Double(n * tg)
-            report("tg\(tg) x\(n)", ["generated_tokens_per_s_per_sequence": generated / max(s.decodeSeconds, 1e-9) / Double(n),
-                                     "aggregate_generated_tokens_per_s": generated / max(s.decodeSeconds, 1e-9),
-                                     "aggregate_tokens_per_s_incl_prompt": (generated + Double(s.promptTokens)) / total])
+            var runs: [String: [Double]] = [:]
+            for _ in 0..<`repeat` {
+                let state = llama.makeState(slots: n, context: 32 + tg + 1, batchTokens: max(512, n), pool: pool)
+                let generator = Generator(model: llama, state: state)
+                let requests = (0..<n).map { GenerationRequest(index: $0, prompt: prompt(32), maxTokens: tg, ignoreEOS: true) }
+                let t0 = Date()
+                _ = generator.generate(requests)
+                let total = Date().timeIntervalSince(t0)
+                let s = generator.stats
+                let generated = Double(n * tg)
+                runs["generated_tokens_per_s_per_sequence", default: []].append(generated / max(s.decodeSeconds, 1e-9) / Double(n))
+                runs["aggregate_generated_tokens_per_s", default: []].append(generated / max(s.decodeSeconds, 1e-9))
+                runs["aggregate_tokens_per_s_incl_prompt", default: []].append((generated + Double(s.promptTokens)) / total)
+            }
+            report("tg\(tg) x\(n)", runs)
         }
-        report("memory", ["peak_rss_mb": Double(peakRSSBytes()) / 1_048_576])
+        report("memory", ["peak_rss_mb": [Double(peakRSSBytes()) / 1_048_576]])
     }
 
-    func report(_ test: String, _ values: [String: Double]) {
+    /// Prints each measurement's median over its runs (and the range when there are several).
+    func report(_ test: String, _ runs: [String: [Double]]) {
+        func median(_ v: [Double]) -> Double {
+            let s = v.sorted()
+            return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+        }
+        let keys = runs.keys.sorted()
         if json {
-            let body = values.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\(String(format: "%.2f", $0.value))" }.joined(separator: ",")
-            print("{\"test\":\"\(test)\",\(body)}")
+            var fields = keys.map { "\"\($0)\":\(String(format: "%.2f", median(runs[$0]!)))" }
+            if let n = runs.values.first?.count, n > 1 { fields.append("\"runs\":\(n)") }
+            print("{\"test\":\"\(test)\",\(fields.joined(separator: ","))}")
         } else {
-            print("  \(test.padding(toLength: 12, withPad: " ", startingAt: 0))" + values.sorted { $0.key < $1.key }
-                .map { "\($0.key) \(String(format: "%.1f", $0.value))" }.joined(separator: ", "))
+            print("  \(test.padding(toLength: 12, withPad: " ", startingAt: 0))" + keys.map { key in
+                let v = runs[key]!
+                let range = v.count > 1 ? String(format: " (%.1f–%.1f)", v.min()!, v.max()!) : ""
+                return "\(key) \(String(format: "%.1f", median(v)))\(range)"
+            }.joined(separator: ", "))
         }
     }
+
 }

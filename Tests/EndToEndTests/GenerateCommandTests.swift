@@ -55,6 +55,21 @@ final class GenerateCommandTests: XCTestCase {
         XCTAssertTrue((lines[1]["error"] as? String ?? "").contains("messages"))
     }
 
+    /// `dojo bench decoder --json --repeat`: one line per measurement with its median and run count.
+    func testBenchDecoderReportsEveryMeasurementOverItsRuns() throws {
+        let result = try ProcessRunner.dojo(["bench", "decoder", "--model", "smollm2", "--pp", "16", "--tg", "4",
+                                             "--parallel", "1,2", "--repeat", "2", "--threads", "2", "--json"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let lines = result.lines.map(json)
+        XCTAssertEqual(lines.compactMap { $0["test"] as? String }, ["pp16", "tg4 x1", "tg4 x2", "memory"])
+        XCTAssertEqual(lines[0]["runs"] as? Int, 3, "the prompt is timed at least three times")
+        for line in lines[1...2] {
+            XCTAssertEqual(line["runs"] as? Int, 2, "\(line)")
+            XCTAssertGreaterThan(line["aggregate_generated_tokens_per_s"] as? Double ?? 0, 0, "\(line)")
+        }
+        XCTAssertGreaterThan(lines[3]["peak_rss_mb"] as? Double ?? 0, 50)
+    }
+
     func testTokenizeGGUFGivesLlamaCppIds() throws {
         let input = #"{"id": 1, "text": "Question: What is the capital of France?\nAnswer:"}"# + "\n"
         let result = try ProcessRunner.dojo(["tokenize", "--model", "smollm2"], input: Data(input.utf8))
