@@ -59,31 +59,42 @@ static void mins4(int blocks, const float *mins, const float *sums_t, int rows, 
 static void decode4(int kind, int blocks, const uint8_t *w, long w_stride, uint8_t *values, float *scales, float *mins) {
     const int bytes = kind == DOJO_Q4_1 ? 20 : kind == DOJO_Q4_0 ? 18 : 34;
     for (int b = 0; b < blocks; b++) {
+        const uint8_t *blk = w + bytes * b;
         for (int j = 0; j < 4; j++) {
-            const uint8_t *blk = w + j * w_stride + bytes * b;
+            const uint8_t *row = blk + j * w_stride;
             __m256i v;
-            if (kind == DOJO_Q4_1) v = nibbles(blk + 4);
-            else if (kind == DOJO_Q4_0) v = _mm256_sub_epi8(nibbles(blk + 2), _mm256_set1_epi8(8));
-            else v = _mm256_loadu_si256((const __m256i *)(blk + 2));
+            if (kind == DOJO_Q4_1) v = nibbles(row + 4);
+            else if (kind == DOJO_Q4_0) v = _mm256_sub_epi8(nibbles(row + 2), _mm256_set1_epi8(8));
+            else v = _mm256_loadu_si256((const __m256i *)(row + 2));
             _mm256_store_si256((__m256i *)(values + (4 * b + j) * 32), v);
-            scales[4 * b + j] = half(blk);
-            if (kind == DOJO_Q4_1) mins[4 * b + j] = half(blk + 2);
+        }
+        // the four rows' f16 scales (and mins) converted together
+        _mm_store_ps(scales + 4 * b, _mm_cvtph_ps(_mm_set_epi16(0, 0, 0, 0, bits16(blk + 3 * w_stride), bits16(blk + 2 * w_stride),
+                                                                bits16(blk + w_stride), bits16(blk))));
+        if (kind == DOJO_Q4_1) {
+            const uint8_t *m = blk + 2;
+            _mm_storeu_ps(mins + 4 * b, _mm_cvtph_ps(_mm_set_epi16(0, 0, 0, 0, bits16(m + 3 * w_stride), bits16(m + 2 * w_stride),
+                                                                   bits16(m + w_stride), bits16(m))));
         }
     }
 }
 
 #define NAME(x) x##_avx2
 #define LANES(ax, sy) _mm256_madd_epi16(_mm256_set1_epi16(1), _mm256_maddubs_epi16(ax, sy))
+#define VNNI 0
 #include "QuantDotKernels.h"
 #undef NAME
 #undef LANES
+#undef VNNI
 
 #pragma clang attribute push(__attribute__((target("avx512vnni,avx512vl"))), apply_to = function)
 #define NAME(x) x##_vnni
 #define LANES(ax, sy) _mm256_dpbusd_epi32(_mm256_setzero_si256(), ax, sy)
+#define VNNI 1
 #include "QuantDotKernels.h"
 #undef NAME
 #undef LANES
+#undef VNNI
 #pragma clang attribute pop
 
 static int known_vnni = -1;
