@@ -675,8 +675,11 @@ func vecDotHalf(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float16>, count: I
     return Float(sum)
 }
 
+/// Sixteen f16 values as floats. Converted eight at a time: Swift 6.3 leaves the 16-wide
+/// conversion as an out-of-line call (vzeroupper and register spills around every key).
 @inline(__always)
 func halves(_ p: UnsafePointer<Float16>) -> SIMD16<Float> {
-    SIMD16<Float>(UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float16>.self))
+    let h = UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float16>.self)
+    return SIMD16<Float>(lowHalf: SIMD8<Float>(h.lowHalf), highHalf: SIMD8<Float>(h.highHalf))
 }
 
