@@ -81,34 +81,72 @@ extension QuantMatmul {
     static func integerMatmul(m: Int, n: Int, k: Int, x: UnsafePointer<Float>, ldx: Int,
                               weights: UnsafeRawPointer, format: QuantFormat,
                               y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool, pool: ThreadPool) {
-        // Quantize every x row once, before the parallel loop: [m][rowFloats] quantized rows, then
-        // (Q4_1 tiles) their block sums transposed, [k/32][m].
-        let rowFloats = q8RowFloats(k)
-        let xq = pool.sharedScratch(count: m * rowFloats + m * (k / 32))
-        let sumsT = xq + m * rowFloats
-        var quantize = QuantizeJob(m: m, k: k, x: x, ldx: ldx, xq: xq, rowFloats: rowFloats,
-                                   sumsT: format == .q4_1 && m >= 4 ? sumsT : nil)
-        withUnsafeMutablePointer(to: &quantize) { job in
-            // a batch's rows are quantized in parallel; a few rows are not worth waking a thread
-            let runner = m >= 2 * QuantizeJob.rows ? pool : ThreadPool.serial
-            runner.parallelFor((m + QuantizeJob.rows - 1) / QuantizeJob.rows, context: UnsafeMutableRawPointer(job)) { context, item, _ in
-                context.assumingMemoryBound(to: QuantizeJob.self).pointee.run(item: item)
-            }
-        }
-        // Runs of weight rows go to the threads through one atomic counter. A few sequences read
-        // every weight once and do little with it: two long runs per thread (the hardware prefetcher
-        // follows a long run, and on this class of machine a cross-core atomic per 16-row chunk took
-        // as long as the dots). Batches do more per row: four runs per thread balance them.
-        let runsPerThread = m < smallM ? 2 : 4
-        let chunkRows = max(dotChunk, ((n + runsPerThread * pool.threads - 1) / (runsPerThread * pool.threads) + 3) & ~3)
-        if accumulate { for w in 0..<pool.threads { _ = pool.scratch(worker: w, count: m * chunkRows) } }
+        let (xq, rowFloats, sumsT) = quantizeForIntegerDots(m: m, k: k, x: x, ldx: ldx, transposeSums: format == .q4_1, pool: pool)
+        let rows = Self.chunkRows(m: m, n: n, pool: pool)
+        if accumulate { for w in 0..<pool.threads { _ = pool.scratch(worker: w, count: m * rows) } }
         var job = IntegerJob(m: m, n: n, k: k, xq: xq, rowFloats: rowFloats, sumsT: sumsT, weights: weights,
-                             rowBytes: format.rowBytes(k), kind: integerKind(format), chunkRows: chunkRows,
+                             rowBytes: format.rowBytes(k), kind: integerKind(format), chunkRows: rows,
                              y: y, ldy: ldy, accumulate: accumulate, pool: pool)
         withUnsafeMutablePointer(to: &job) { job in
-            pool.parallelFor((n + chunkRows - 1) / chunkRows, context: UnsafeMutableRawPointer(job)) { context, chunk, worker in
+            pool.parallelFor((n + rows - 1) / rows, context: UnsafeMutableRawPointer(job)) { context, chunk, worker in
                 context.assumingMemoryBound(to: IntegerJob.self).pointee.run(chunk: chunk, worker: worker)
             }
+        }
+    }
+
+    /// One of the projections `matmulShared` computes from the same activation rows.
+    public struct SharedInputProjection {
+        public let weights: UnsafeRawPointer
+        public let format: QuantFormat
+        public let n: Int
+        public let y: UnsafeMutablePointer<Float>
+        public let ldy: Int
+
+        public init(weights: UnsafeRawPointer, format: QuantFormat, n: Int, y: UnsafeMutablePointer<Float>, ldy: Int) {
+            self.weights = weights; self.format = format; self.n = n; self.y = y; self.ldy = ldy
+        }
+    }
+
+    /// Whether `matmulShared` takes weights of `format` (the integer formats).
+    public static func canShareInput(_ format: QuantFormat) -> Bool { hasIntegerDot(format) }
+
+    /// y_p = x[m×k] · W_pᵀ for two or three projections of the same rows (q, k, v; gate, up): x is
+    /// quantized once and every projection's runs of weight rows go through one parallel loop.
+    /// Each output has the bits `matmul` gives it.
+    public static func matmulShared(m: Int, k: Int, x: UnsafePointer<Float>, ldx: Int, _ a: SharedInputProjection,
+                                    _ b: SharedInputProjection, _ c: SharedInputProjection? = nil, pool: ThreadPool) {
+        let projections = c == nil ? 2 : 3
+        precondition(canShareInput(a.format) && canShareInput(b.format) && (c.map { canShareInput($0.format) } ?? true),
+                     "matmulShared takes Q4_0, Q4_1 and Q8_0 weights")
+        precondition(m > 0 && k > 0 && k % 32 == 0, "matmulShared needs rows and k a multiple of 32")
+        let anyQ4_1 = a.format == .q4_1 || b.format == .q4_1 || c?.format == .q4_1
+        let (xq, rowFloats, sumsT) = quantizeForIntegerDots(m: m, k: k, x: x, ldx: ldx, transposeSums: anyQ4_1, pool: pool)
+        func job(_ p: SharedInputProjection) -> IntegerJob {
+            IntegerJob(m: m, n: p.n, k: k, xq: xq, rowFloats: rowFloats, sumsT: sumsT, weights: p.weights,
+                       rowBytes: p.format.rowBytes(k), kind: integerKind(p.format), chunkRows: Self.chunkRows(m: m, n: p.n, pool: pool),
+                       y: p.y, ldy: p.ldy, accumulate: false, pool: pool)
+        }
+        var group = SharedJob(jobs: (job(a), job(b), job(c ?? b)), count: projections)
+        withUnsafeMutablePointer(to: &group) { group in
+            pool.parallelFor(group.pointee.totalChunks, context: UnsafeMutableRawPointer(group)) { context, chunk, worker in
+                context.assumingMemoryBound(to: SharedJob.self).pointee.run(chunk: chunk, worker: worker)
+            }
+        }
+    }
+
+    /// The chunks of two or three IntegerJobs, numbered one after the other.
+    struct SharedJob {
+        let jobs: (IntegerJob, IntegerJob, IntegerJob)
+        let count: Int
+
+        func chunks(_ job: IntegerJob) -> Int { (job.n + job.chunkRows - 1) / job.chunkRows }
+        var totalChunks: Int { chunks(jobs.0) + chunks(jobs.1) + (count == 3 ? chunks(jobs.2) : 0) }
+
+        func run(chunk: Int, worker: Int) {
+            let first = chunks(jobs.0), second = first + chunks(jobs.1)
+            if chunk < first { jobs.0.run(chunk: chunk, worker: worker) }
+            else if chunk < second { jobs.1.run(chunk: chunk - first, worker: worker) }
+            else { jobs.2.run(chunk: chunk - second, worker: worker) }
         }
     }
 
@@ -129,6 +167,35 @@ extension QuantMatmul {
                 if let sumsT { for b in 0..<blocks { sumsT[b * m + i] = sums[b] } }
             }
         }
+    }
+
+    /// Quantizes every x row once, before the parallel loop, into pool scratch: [m][rowFloats]
+    /// quantized rows, then (Q4_1 tiles, transposeSums) their block sums transposed, [k/32][m].
+    static func quantizeForIntegerDots(m: Int, k: Int, x: UnsafePointer<Float>, ldx: Int, transposeSums: Bool,
+                                       pool: ThreadPool) -> (UnsafeMutablePointer<Float>, Int, UnsafeMutablePointer<Float>) {
+        let rowFloats = q8RowFloats(k)
+        let xq = pool.sharedScratch(count: m * rowFloats + m * (k / 32))
+        let sumsT = xq + m * rowFloats
+        var quantize = QuantizeJob(m: m, k: k, x: x, ldx: ldx, xq: xq, rowFloats: rowFloats,
+                                   sumsT: transposeSums && m >= 4 ? sumsT : nil)
+        withUnsafeMutablePointer(to: &quantize) { job in
+            // a batch's rows are quantized in parallel; a few rows are not worth waking a thread
+            let runner = m >= 2 * QuantizeJob.rows ? pool : ThreadPool.serial
+            runner.parallelFor((m + QuantizeJob.rows - 1) / QuantizeJob.rows, context: UnsafeMutableRawPointer(job)) { context, item, _ in
+                context.assumingMemoryBound(to: QuantizeJob.self).pointee.run(item: item)
+            }
+        }
+        return (xq, rowFloats, sumsT)
+    }
+
+    /// Weight rows per work item. Runs of weight rows go to the threads through one atomic
+    /// counter. A few sequences read every weight once and do little with it: two long runs per
+    /// thread (the hardware prefetcher follows a long run, and on this class of machine a
+    /// cross-core atomic per 16-row chunk took as long as the dots). Batches do more per row: four
+    /// runs per thread balance them.
+    static func chunkRows(m: Int, n: Int, pool: ThreadPool) -> Int {
+        let runsPerThread = m < smallM ? 2 : 4
+        return max(dotChunk, ((n + runsPerThread * pool.threads - 1) / (runsPerThread * pool.threads) + 3) & ~3)
     }
 
     struct IntegerJob {

@@ -23,6 +23,44 @@ public struct QuantLinear: @unchecked Sendable {
                pool: ThreadPool) {
         quantizedMatmul(m: rows, n: outFeatures, k: inFeatures, x: x, ldx: ldx, weights: weight.pointer,
                         type: weight.type, y: y, ldy: ldy, accumulate: accumulate, pool: pool)
+        finish(x, ldx: ldx, rows: rows, into: y, ldy: ldy, adapter: adapter, loraScratch: loraScratch, pool: pool)
+    }
+
+    /// The weight as QuantMatmul's input to a shared-input group, when its format allows one.
+    func shared(into y: UnsafeMutablePointer<Float>, ldy: Int) -> QuantMatmul.SharedInputProjection? {
+        guard let format = QuantFormat(rawValue: Int(weight.type.rawValue)), QuantMatmul.canShareInput(format) else { return nil }
+        return QuantMatmul.SharedInputProjection(weights: weight.pointer, format: format, n: outFeatures, y: y, ldy: ldy)
+    }
+
+    /// A projection and where its output goes, for `applyShared`.
+    typealias Target = (linear: QuantLinear, y: UnsafeMutablePointer<Float>, ldy: Int)
+
+    /// Two or three projections of the same rows (q, k, v; gate, up) with one activation
+    /// quantization and one parallel loop when their formats allow it, else one by one.
+    static func applyShared(_ x: UnsafePointer<Float>, ldx: Int, rows: Int, _ a: Target, _ b: Target, _ c: Target? = nil,
+                            adapter: DecoderLoRA?, loraScratch: UnsafeMutablePointer<Float>, pool: ThreadPool) {
+        if rows > 0, a.linear.inFeatures == b.linear.inFeatures, c.map({ $0.linear.inFeatures == a.linear.inFeatures }) ?? true,
+           let pa = a.linear.shared(into: a.y, ldy: a.ldy), let pb = b.linear.shared(into: b.y, ldy: b.ldy) {
+            let pc = c.flatMap { $0.linear.shared(into: $0.y, ldy: $0.ldy) }
+            if c == nil || pc != nil {
+                QuantMatmul.matmulShared(m: rows, k: a.linear.inFeatures, x: x, ldx: ldx, pa, pb, pc, pool: pool)
+                func finish(_ t: Target) {
+                    t.linear.finish(x, ldx: ldx, rows: rows, into: t.y, ldy: t.ldy, adapter: adapter, loraScratch: loraScratch, pool: pool)
+                }
+                finish(a); finish(b); if let c { finish(c) }
+                return
+            }
+        }
+        func apply(_ t: Target) {
+            t.linear.apply(x, ldx: ldx, rows: rows, into: t.y, ldy: t.ldy, adapter: adapter, loraScratch: loraScratch, pool: pool)
+        }
+        apply(a); apply(b); if let c { apply(c) }
+    }
+
+    /// Adds the bias and the adapter's low-rank term to y = x·Wᵀ.
+    @inline(__always)
+    func finish(_ x: UnsafePointer<Float>, ldx: Int, rows: Int, into y: UnsafeMutablePointer<Float>, ldy: Int,
+                adapter: DecoderLoRA?, loraScratch: UnsafeMutablePointer<Float>, pool: ThreadPool) {
         if let bias {
             for r in 0..<rows {
                 let yr = y + r * ldy
@@ -159,9 +197,8 @@ public final class LlamaModel: @unchecked Sendable {
             rmsNorm(x, weight: layer.attentionNorm, rows: t, dim: dim, eps: eps, out: xb)
 
             // qkv
-            layer.wq.apply(xb, ldx: dim, rows: t, into: q, ldy: dim, adapter: adapter, loraScratch: lora, pool: pool)
-            layer.wk.apply(xb, ldx: dim, rows: t, into: k, ldy: kvDim, adapter: adapter, loraScratch: lora, pool: pool)
-            layer.wv.apply(xb, ldx: dim, rows: t, into: v, ldy: kvDim, adapter: adapter, loraScratch: lora, pool: pool)
+            QuantLinear.applyShared(xb, ldx: dim, rows: t, (layer.wq, q, dim), (layer.wk, k, kvDim), (layer.wv, v, kvDim),
+                                    adapter: adapter, loraScratch: lora, pool: pool)
 
             // rope on q and k, then k and v into each row's slot of the cache
             for r in 0..<t {
@@ -196,8 +233,8 @@ public final class LlamaModel: @unchecked Sendable {
             rmsNorm(x, weight: layer.ffnNorm, rows: t, dim: dim, eps: eps, out: xb)
 
             // swiglu ffn: down(silu(gate(x)) * up(x)), residual
-            layer.gate.apply(xb, ldx: dim, rows: t, into: hb, ldy: hidden, adapter: adapter, loraScratch: lora, pool: pool)
-            layer.up.apply(xb, ldx: dim, rows: t, into: hb2, ldy: hidden, adapter: adapter, loraScratch: lora, pool: pool)
+            QuantLinear.applyShared(xb, ldx: dim, rows: t, (layer.gate, hb, hidden), (layer.up, hb2, hidden),
+                                    adapter: adapter, loraScratch: lora, pool: pool)
             siluMultiply(hb, hb2, count: t * hidden)
             layer.down.apply(hb, ldx: hidden, rows: t, into: x, ldy: dim, accumulate: true, adapter: adapter, loraScratch: lora, pool: pool)
         }

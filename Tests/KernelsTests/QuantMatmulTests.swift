@@ -156,6 +156,37 @@ final class QuantMatmulTests: XCTestCase {
         }
     }
 
+    /// Projections of the same rows computed together (one quantization, one parallel loop) give
+    /// each output the bits a matmul of its own gives it.
+    func testSharedInputProjectionsEqualSeparateMatmuls() {
+        let k = 576, shapes: [(QuantFormat, Int)] = [(.q4_1, 40), (.q8_0, 24), (.q4_0, 33)]
+        for m in [1, 3, 17] {
+            let x = randomFloats(m * k, seed: 30, in: -3...3)
+            let weights = shapes.enumerated().map { QuantMatmul.randomWeights(format: $1.0, rows: $1.1, k: k, seed: UInt64(31 + $0)) }
+            var separate = shapes.map { [Float](repeating: 0, count: m * $0.1) }
+            let pool = ThreadPool(threads: 2)
+            for p in 0..<3 {
+                weights[p].withUnsafeBytes { w in
+                    QuantMatmul.matmul(m: m, n: shapes[p].1, k: k, x: x, ldx: k, weights: w.baseAddress!, format: shapes[p].0,
+                                       y: &separate[p], ldy: shapes[p].1, pool: pool)
+                }
+            }
+            // weights and outputs in buffers of their own, alive across the one call
+            let w = weights.map { bytes -> UnsafeMutableRawPointer in
+                let p = UnsafeMutableRawPointer.allocate(byteCount: bytes.count, alignment: 64)
+                p.copyMemory(from: bytes, byteCount: bytes.count)
+                return p
+            }
+            let y = shapes.map { UnsafeMutablePointer<Float>.allocate(capacity: m * $0.1) }
+            defer { w.forEach { $0.deallocate() }; y.forEach { $0.deallocate() } }
+            let p = (0..<3).map { QuantMatmul.SharedInputProjection(weights: UnsafeRawPointer(w[$0]), format: shapes[$0].0,
+                                                                     n: shapes[$0].1, y: y[$0], ldy: shapes[$0].1) }
+            QuantMatmul.matmulShared(m: m, k: k, x: x, ldx: k, p[0], p[1], p[2], pool: pool)
+            let together = (0..<3).map { Array(UnsafeBufferPointer(start: y[$0], count: m * shapes[$0].1)) }
+            for p in 0..<3 { XCTAssertEqual(together[p], separate[p], "projection \(p), m \(m)") }
+        }
+    }
+
     /// k = 0 clears (or keeps, accumulating) y; m = 0 or n = 0 writes nothing.
     func testEmptyShapes() {
         var y: [Float] = [1, 2, 3, 4]
