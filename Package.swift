@@ -74,6 +74,7 @@ let package = Package(
         .testTarget(name: "DomainTasksTests", dependencies: ["DomainTasks", "TestSupport"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Wire"]),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "DomainTasks", "Kernels", "Wire"]),
         .testTarget(name: "ConsoleTests", dependencies: ["Console", "Coordinator", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
     ],

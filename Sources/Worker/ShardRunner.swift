@@ -44,14 +44,19 @@ public final class ShardRunner {
             return failure("shard payload is not a valid LZ4 frame: \(error)")
         }
 
+        // Lines are found with memchr over the raw bytes: indexing `Data` byte by byte goes through
+        // its storage class, with a run-time exclusivity check per byte.
         var entries: [Result<Document, DocumentError>] = []
-        var line = Int(assignment.firstLine)
-        var start = payload.startIndex
-        while start < payload.endIndex {
-            let end = payload[start...].firstIndex(of: 0x0A) ?? payload.endIndex
-            entries.append(DocumentParser.parse(Data(payload[start..<end]), lineNumber: line))
-            line += 1
-            start = end + 1
+        payload.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+            guard let base = raw.baseAddress else { return }
+            var line = Int(assignment.firstLine)
+            var start = 0
+            while start < raw.count {
+                let end = memchr(base + start, 0x0A, raw.count - start).map { $0 - UnsafeMutableRawPointer(mutating: base) } ?? raw.count
+                entries.append(DocumentParser.parse(Data(bytes: base + start, count: end - start), lineNumber: line))
+                line += 1
+                start = end + 1
+            }
         }
         var records: [TaskRecord] = []
         records.reserveCapacity(entries.count)
