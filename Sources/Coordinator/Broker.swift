@@ -41,6 +41,9 @@ public final class Broker {
     /// Inside `run`: group commits are pipelined (see `advanceCommits`); `poll` alone commits at once.
     private var pipelining = false
     private var inFlight: InFlightGroup?
+    /// Group commits started and ended (written or abandoned), for `deferredQueries`.
+    private var groupsBegun = 0, groupsCommitted = 0
+    private var deferredQueries: [DeferredQuery] = []
     private let writerQueue = DispatchQueue(label: "dojo.coordinator.output")
 
     struct Upload {
@@ -139,19 +142,49 @@ public final class Broker {
             send(.error(ErrorReply(code: .badMessage, message: "\(error)")), to: peer)
             return
         }
-        let now = clock.nowMs
         // Staged results commit before anything that could see or change their shards (status,
-        // results, cancel, a worker leaving); results, credits and heartbeats may pass them.
+        // results, cancel, a worker leaving); results, credits and heartbeats may pass them. Inside
+        // `run` a query (status, results, workers) does not wait for that: it is answered once the
+        // results staged before it are committed, while the loop goes on handing out shards
+        // (a client polling status every few milliseconds would otherwise hold dispatch behind
+        // an fsync each time).
         switch message {
         case .result, .ready, .heartbeat, .workerHeartbeat: break
+        case .status, .results, .workers where pipelining:
+            if scheduler.stagedResultCount > 0 || inFlight != nil {
+                let barrier = groupsBegun + (scheduler.stagedResultCount > 0 ? 1 : 0)
+                deferredQueries.append(DeferredQuery(afterGroup: barrier, peer: peer, message: message))
+                return
+            }
         default: commitResults()
         }
+        respond(message, from: peer)
+    }
+
+    /// Carries out one decoded message, turning errors into replies.
+    private func respond(_ message: Message, from peer: Data) {
         do {
-            try dispatch(message, from: peer, nowMs: now)
+            try dispatch(message, from: peer, nowMs: clock.nowMs)
         } catch let error as JobStoreError {
             if case .unknownJob = error { reply(peer, .unknownJob, "\(error)") } else { internalError(error, message, peer) }
         } catch {
             internalError(error, message, peer)
+        }
+    }
+
+    /// A query waiting for the group commits of the results staged before it.
+    struct DeferredQuery {
+        /// Answered once this many groups have been committed (`groupsCommitted`).
+        var afterGroup: Int
+        var peer: Data
+        var message: Message
+    }
+
+    /// Answers the deferred queries whose groups are committed, in arrival order.
+    private func answerDeferredQueries() {
+        while let first = deferredQueries.first, first.afterGroup <= groupsCommitted {
+            deferredQueries.removeFirst()
+            respond(first.message, from: first.peer)
         }
     }
 
@@ -253,9 +286,13 @@ public final class Broker {
             inFlight = nil
             finish(group)
         }
-        guard scheduler.stagedResultCount > 0 else { return }
-        let now = clock.nowMs
-        perform { try scheduler.commitResults(nowMs: now).1 }
+        if scheduler.stagedResultCount > 0 {
+            let now = clock.nowMs
+            perform { try scheduler.commitResults(nowMs: now).1 }
+        }
+        groupsBegun += 1
+        groupsCommitted = groupsBegun
+        answerDeferredQueries()
     }
 
     /// Pipelined group commit, never waiting: records the group in flight if its files are
@@ -271,8 +308,13 @@ public final class Broker {
         do {
             guard let g = try scheduler.beginCommit(nowMs: clock.nowMs) else { return }
             group = g
+            groupsBegun += 1
         } catch {
+            // The results were abandoned (requeued): a group that ended, as far as queries go.
             logger.error("scheduler step failed", metadata: ["error": "\(error)"])
+            groupsBegun += 1
+            groupsCommitted = groupsBegun
+            answerDeferredQueries()
             return
         }
         let flight = InFlightGroup(group: group)
@@ -287,6 +329,8 @@ public final class Broker {
     private func finish(_ flight: InFlightGroup) {
         let now = clock.nowMs
         perform { try scheduler.finishCommit(flight.group, writeError: flight.error, nowMs: now).1 }
+        groupsCommitted += 1
+        answerDeferredQueries()
     }
 
     /// A group whose files are being written on `writerQueue`. `error` is set before `done` is
