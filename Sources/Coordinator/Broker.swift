@@ -150,7 +150,8 @@ public final class Broker {
         // an fsync each time).
         switch message {
         case .result, .ready, .heartbeat, .workerHeartbeat: break
-        case .status, .results, .workers where pipelining:
+        case .status, .results, .workers:
+            guard pipelining else { commitResults(); break }
             if scheduler.stagedResultCount > 0 || inFlight != nil {
                 let barrier = groupsBegun + (scheduler.stagedResultCount > 0 ? 1 : 0)
                 deferredQueries.append(DeferredQuery(afterGroup: barrier, peer: peer, message: message))
