@@ -57,7 +57,7 @@ public enum ClassifierFactory {
     public static func make(_ spec: JobSpec, prefix: String = "", adapterPath: String?, models: ModelProvider,
                             defaults: Defaults, source: String = "job spec") throws -> TextClassifier {
         guard let modelName = spec.model else { throw SpecError(source, "task '\(spec.task)' needs a 'model' (e.g. minilm)") }
-        let encoder = try models.encoder(modelName)
+        let encoder = try models.encoder(modelName, precision: try spec.precision(source: source))
         let adapter = try adapterPath.map { try models.adapter($0, for: encoder) }
         let model = EncoderTextModel(encoder: encoder, adapter: adapter, pool: models.pool,
                                      batch: spec.int("batch", default: 32), overlap: spec.int("overlap", default: 32),

@@ -44,7 +44,8 @@ extension DomainTask {
 /// Where tasks get models; the worker's cache and `dojo run` provide it.
 public protocol ModelProvider: AnyObject {
     var pool: ThreadPool { get }
-    func encoder(_ name: String) throws -> SentenceEncoder
+    /// An encoder by name (minilm) or directory, in the precision a job asked for.
+    func encoder(_ name: String, precision: MatmulPrecision) throws -> SentenceEncoder
     func adapter(_ path: String, for encoder: SentenceEncoder) throws -> LoRAAdapter
     /// A GGUF decoder by name (smollm2) or path.
     func decoder(_ name: String) throws -> LlamaModel
@@ -60,12 +61,13 @@ public final class CachingModelProvider: ModelProvider {
 
     public init(pool: ThreadPool) { self.pool = pool }
 
-    public func encoder(_ name: String) throws -> SentenceEncoder {
+    public func encoder(_ name: String, precision: MatmulPrecision) throws -> SentenceEncoder {
         lock.lock(); defer { lock.unlock() }
         let url = try ModelRegistry.resolve(name)
-        if let e = encoders[url.path] { return e }
-        let e = try SentenceEncoder(directory: url)
-        encoders[url.path] = e
+        let key = url.path + "|" + precision.rawValue
+        if let e = encoders[key] { return e }
+        let e = try SentenceEncoder(directory: url, precision: precision)
+        encoders[key] = e
         return e
     }
 
@@ -104,6 +106,7 @@ public enum TaskCatalog {
         }
         if spec.task == "embed" {
             guard let model = spec.model else { throw SpecError(source, "task 'embed' needs a 'model' (e.g. minilm)") }
+            _ = try spec.precision(source: source)
             let encoder: SentenceEncoder
             do { encoder = try SentenceEncoder(directory: try ModelRegistry.resolve(model)) } catch {
                 throw SpecError(source, "model: \(error)")
@@ -130,6 +133,7 @@ public enum TaskCatalog {
         default: try ClinicalNotesTask.validate(spec, source: source)
         }
         guard let model = spec.model else { throw SpecError(source, "task '\(spec.task)' needs a 'model' (e.g. minilm)") }
+        _ = try spec.precision(source: source)
         let encoder: SentenceEncoder
         do { encoder = try SentenceEncoder(directory: try ModelRegistry.resolve(model)) } catch {
             throw SpecError(source, "model: \(error)")
@@ -149,7 +153,7 @@ public enum TaskCatalog {
         switch spec.task {
         case "embed":
             guard let model = spec.model else { throw SpecError("job spec", "task 'embed' needs a 'model'") }
-            let encoder = try models.encoder(model)
+            let encoder = try models.encoder(model, precision: try spec.precision(source: "job spec"))
             let adapter = try spec.adapter.map { try models.adapter($0, for: encoder) }
             return EmbedTask(encoder: encoder, adapter: adapter, pool: models.pool, batch: spec.int("batch", default: 32))
         case "classify":

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 
 extension JobSpec {
     /// A number parameter with a default.
@@ -40,5 +41,21 @@ extension JobSpec {
         case "clinical-notes": return "specialty_"
         default: return ""
         }
+    }
+}
+
+extension JobSpec {
+    /// `params.precision`: f32 (default) or bf16, which runs the encoder's linear layers on bf16
+    /// operands (about 1.6× faster, embeddings within 2.5e-3 of float32; needs AVX-512 BF16).
+    public func precision(source: String) throws -> MatmulPrecision {
+        guard let value = params["precision"] else { return .f32 }
+        guard case .string(let name) = value, let precision = MatmulPrecision(rawValue: name) else {
+            throw SpecError(source, "params.precision must be f32 or bf16, not '\(value)'")
+        }
+        if precision == .bf16 && !GemmBF16.isSupported {
+            throw SpecError(source, "params.precision bf16 needs AVX-512 BF16 (avx512_bf16 in /proc/cpuinfo) on every worker, "
+                + "and this machine has none; use f32")
+        }
+        return precision
     }
 }

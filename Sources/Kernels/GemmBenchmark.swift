@@ -13,12 +13,14 @@ extension Gemm {
 
     /// GFLOP/s of matmulTransposed(m, n, k) on random data with a pool of `threads`,
     /// the best of `iterations` calls by wall-clock time (after one warm-up call).
-    public static func benchmark(m: Int, n: Int, k: Int, threads: Int, iterations: Int) -> Double {
-        benchmarkDetailed(m: m, n: n, k: k, threads: threads, iterations: iterations).wallGflops
+    public static func benchmark(m: Int, n: Int, k: Int, threads: Int, iterations: Int,
+                                 precision: MatmulPrecision = .f32) -> Double {
+        benchmarkDetailed(m: m, n: n, k: k, threads: threads, iterations: iterations, precision: precision).wallGflops
     }
 
     /// Both wall-clock and CPU-time GFLOP/s; see `BenchmarkResult`.
-    public static func benchmarkDetailed(m: Int, n: Int, k: Int, threads: Int, iterations: Int) -> BenchmarkResult {
+    public static func benchmarkDetailed(m: Int, n: Int, k: Int, threads: Int, iterations: Int,
+                                         precision: MatmulPrecision = .f32) -> BenchmarkResult {
         let a = UnsafeMutablePointer<Float>.allocate(capacity: m * k)
         let b = UnsafeMutablePointer<Float>.allocate(capacity: n * k)
         let c = UnsafeMutablePointer<Float>.allocate(capacity: m * n)
@@ -27,7 +29,15 @@ extension Gemm {
         for i in 0..<(m * k) { seed = seed &* 1664525 &+ 1013904223; a[i] = Float(seed >> 8) / Float(1 << 24) - 0.5 }
         for i in 0..<(n * k) { seed = seed &* 1664525 &+ 1013904223; b[i] = Float(seed >> 8) / Float(1 << 24) - 0.5 }
         let pool = ThreadPool(threads: threads)
-        let run = { matmulTransposed(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: k, c: c, ldc: n, pool: pool) }
+        // bf16 packs B once, as a model does when it loads.
+        let packed = precision == .bf16 ? BF16Weight(b, ldb: k, n: n, k: k) : nil
+        let run = {
+            if let packed {
+                GemmBF16.matmulTransposed(m: m, a: a, lda: k, weight: packed, c: c, ldc: n, pool: pool)
+            } else {
+                matmulTransposed(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: k, c: c, ldc: n, pool: pool)
+            }
+        }
         run()
         var best = Double.infinity
         let cpuStart = processCPUSeconds()

@@ -10,6 +10,8 @@ public struct Linear: @unchecked Sendable {
     public let name: String         // module name, e.g. "encoder.layer.0.attention.self.query"
     public let weight: FloatTensor  // [out, in]
     public let bias: FloatTensor?   // [out]
+    /// The weight rounded to bf16 and packed, when the encoder runs in bf16.
+    let packed: BF16Weight?
     public var outFeatures: Int { weight.shape[0] }
     public var inFeatures: Int { weight.shape[1] }
 
@@ -17,9 +19,15 @@ public struct Linear: @unchecked Sendable {
     @inline(__always)
     func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>,
                adapter: LoRAAdapter?, loraScratch: UnsafeMutablePointer<Float>, pool: ThreadPool) {
-        Gemm.matmulTransposed(m: rows, n: outFeatures, k: inFeatures, a: x, lda: inFeatures,
-                              b: weight.pointer, ldb: inFeatures, c: y, ldc: outFeatures,
-                              bias: bias?.pointer, pool: pool)
+        if let packed {
+            GemmBF16.matmulTransposed(m: rows, a: x, lda: inFeatures, weight: packed, c: y, ldc: outFeatures,
+                                      bias: bias?.pointer, pool: pool)
+        } else {
+            Gemm.matmulTransposed(m: rows, n: outFeatures, k: inFeatures, a: x, lda: inFeatures,
+                                  b: weight.pointer, ldb: inFeatures, c: y, ldc: outFeatures,
+                                  bias: bias?.pointer, pool: pool)
+        }
+        // The adapter's product stays float32 in both precisions: rank 8 costs little.
         guard let adapter, let lora = adapter.pair(for: name) else { return }
         let r = lora.rank
         Gemm.matmulTransposed(m: rows, n: r, k: inFeatures, a: x, lda: inFeatures,
@@ -42,6 +50,8 @@ public final class BertEncoder: @unchecked Sendable {
     }
 
     public let config: BertConfig
+    /// Arithmetic of the linear layers (attention, norms and activations are float32 in both).
+    public let precision: MatmulPrecision
     let wordEmbeddings: FloatTensor      // [vocab, hidden]
     let positionEmbeddings: FloatTensor  // [maxPositions, hidden]
     let tokenTypeEmbeddings: FloatTensor // [typeVocab, hidden]
@@ -50,15 +60,19 @@ public final class BertEncoder: @unchecked Sendable {
     /// Keeps the mapped checkpoint alive while weights point into it.
     let file: SafeTensorsFile
 
-    /// Loads the weights named as `BertModel` saves them (with or without a `bert.` prefix).
-    public init(config: BertConfig, weights file: SafeTensorsFile) throws {
+    /// Loads the weights named as `BertModel` saves them (with or without a `bert.` prefix);
+    /// bf16 also packs a bf16 copy of every linear weight (the caller checks the CPU has AVX-512 BF16).
+    public init(config: BertConfig, weights file: SafeTensorsFile, precision: MatmulPrecision = .f32) throws {
         self.config = config
+        self.precision = precision
         self.file = file
         let prefix = file.info("bert.embeddings.word_embeddings.weight") != nil ? "bert." : ""
         let h = config.hiddenSize, inter = config.intermediateSize
         func tensor(_ name: String, _ shape: [Int]) throws -> FloatTensor { try file.floats(prefix + name, shape: shape) }
         func linear(_ name: String, out: Int, in: Int) throws -> Linear {
-            Linear(name: name, weight: try tensor(name + ".weight", [out, `in`]), bias: try tensor(name + ".bias", [out]))
+            let weight = try tensor(name + ".weight", [out, `in`])
+            return Linear(name: name, weight: weight, bias: try tensor(name + ".bias", [out]),
+                          packed: precision == .bf16 ? BF16Weight(weight.pointer, ldb: `in`, n: out, k: `in`) : nil)
         }
         wordEmbeddings = try tensor("embeddings.word_embeddings.weight", [config.vocabSize, h])
         positionEmbeddings = try tensor("embeddings.position_embeddings.weight", [config.maxPositions, h])

@@ -15,9 +15,14 @@ public final class SentenceEncoder: @unchecked Sendable {
     /// Width of an embedding.
     public var dimension: Int { config.hiddenSize }
 
-    /// Loads `config.json`, `model.safetensors`, `tokenizer.json` and the pooling modules of `directory`.
-    public init(directory: URL) throws {
+    /// Loads `config.json`, `model.safetensors`, `tokenizer.json` and the pooling modules of `directory`;
+    /// `precision` bf16 runs the linear layers on bf16 operands (needs AVX-512 BF16).
+    public init(directory: URL, precision: MatmulPrecision = .f32) throws {
         self.directory = directory
+        if precision == .bf16 && !GemmBF16.isSupported {
+            throw ModelError.invalidInput("bf16 precision needs a CPU with AVX-512 BF16 (avx512_bf16 in /proc/cpuinfo) "
+                + "and this one has none; use f32 precision")
+        }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw ModelError.missingFile(directory, hint: "give a Hugging Face encoder directory (config.json, model.safetensors, tokenizer.json)")
@@ -27,7 +32,7 @@ public final class SentenceEncoder: @unchecked Sendable {
         guard FileManager.default.fileExists(atPath: weightsURL.path) else {
             throw ModelError.missingFile(weightsURL, hint: "Dojo reads safetensors weights; convert pytorch_model.bin with safetensors' convert script")
         }
-        encoder = try BertEncoder(config: config, weights: try SafeTensorsFile(url: weightsURL))
+        encoder = try BertEncoder(config: config, weights: try SafeTensorsFile(url: weightsURL), precision: precision)
         let tokenizerURL = directory.appendingPathComponent("tokenizer.json")
         guard FileManager.default.fileExists(atPath: tokenizerURL.path) else {
             throw ModelError.missingFile(tokenizerURL, hint: "the encoder directory needs the fast tokenizer's tokenizer.json")

@@ -41,6 +41,9 @@ public enum Tolerance {
     public static let embeddingCosine: Float = 0.99999
     /// Largest element difference with sentence-transformers' embeddings.
     public static let embeddingMaxAbs: Float = 1e-4
+    /// The same two for the opt-in bf16 precision (README, "Correctness").
+    public static let bf16EmbeddingCosine: Float = 0.9999
+    public static let bf16EmbeddingMaxAbs: Float = 2.5e-3
 
     public static func cosine<A: Collection, B: Collection>(_ a: A, _ b: B) -> Float where A.Element == Float, B.Element == Float {
         var dot: Float = 0, na: Float = 0, nb: Float = 0

@@ -30,15 +30,17 @@ public final class ModelCache: ModelProvider {
     }
     public var loadedAdapters: [String] { lock.withLock { adapters.values.map { $0.adapter.directory.lastPathComponent }.sorted() } }
 
-    public func encoder(_ name: String) throws -> SentenceEncoder {
+    public func encoder(_ name: String, precision: MatmulPrecision) throws -> SentenceEncoder {
         let url = try ModelRegistry.resolve(name)
-        let key = Self.contentKey(url)
+        let key = Self.contentKey(url) + "|" + precision.rawValue
         return try lock.withLock {
             tick += 1
             if let hit = encoders[key] { encoders[key]!.used = tick; return hit.encoder }
             let started = Date()
-            let encoder = try SentenceEncoder(directory: url)
-            let bytes = Self.size(of: url.appendingPathComponent("model.safetensors"))
+            let encoder = try SentenceEncoder(directory: url, precision: precision)
+            // bf16 keeps a packed half-size copy of the linear weights beside the mapped file.
+            let mapped = Self.size(of: url.appendingPathComponent("model.safetensors"))
+            let bytes = precision == .bf16 ? mapped + mapped / 2 : mapped
             encoders[key] = (encoder, bytes, tick)
             logger.info("model loaded", metadata: ["model": "\(url.lastPathComponent)", "bytes": "\(bytes)",
                                                    "ms": "\(Int(Date().timeIntervalSince(started) * 1000))"])

@@ -24,12 +24,14 @@ struct EncoderBench: ParsableCommand, LoggingCommand {
     @Option(help: "Batches to time for synthetic input.") var batches = 12
     @Option(help: "Threads (default: all cores).") var threads: Int?
     @Option(help: "PEFT LoRA adapter directory.") var adapter: String?
+    @Option(help: "f32, or bf16: linear layers on bf16 operands with float32 sums (faster, ~1e-3 off; needs AVX-512 BF16).")
+    var precision: MatmulPrecision = .f32
     @Flag(help: "One JSON object instead of text.") var json = false
 
     @OptionGroup var logging: LoggingOptions
 
     func run() throws {
-        let encoder = try loadEncoder(model)
+        let encoder = try loadEncoder(model, precision: precision)
         let lora = try adapter.map { try encoder.loadAdapter(URL(fileURLWithPath: $0)) }
         let threadCount = threads ?? ThreadPool.defaultThreadCount
         let pool = ThreadPool(threads: threadCount)
@@ -78,10 +80,12 @@ struct EncoderBench: ParsableCommand, LoggingCommand {
         let rssMB = Double(peakRSSBytes()) / 1_048_576
         let shape = input == nil ? "seq \(seq)" : "\(URL(fileURLWithPath: input!).lastPathComponent) ×\(`repeat`), file order"
         if json {
-            print(String(format: "{\"sentences_per_s\":%.2f,\"tokens_per_s\":%.1f,\"median_batch_ms\":%.2f,\"peak_rss_mb\":%.1f,\"threads\":%d,\"batch\":%d,\"sentences\":%d}",
-                         sentencesPerSecond, tokensPerSecond, median, rssMB, threadCount, batch, sequences.count))
+            print(String(format: "{\"sentences_per_s\":%.2f,\"tokens_per_s\":%.1f,\"median_batch_ms\":%.2f,\"peak_rss_mb\":%.1f,\"threads\":%d,\"batch\":%d,\"sentences\":%d,",
+                         sentencesPerSecond, tokensPerSecond, median, rssMB, threadCount, batch, sequences.count)
+                  + "\"precision\":\"\(precision.rawValue)\"}")
         } else {
-            print("encoder \(encoder.directory.lastPathComponent), \(shape), batch \(batch), \(threadCount) thread(s)\(lora == nil ? "" : ", adapter")")
+            print("encoder \(encoder.directory.lastPathComponent), \(shape), batch \(batch), \(threadCount) thread(s), "
+                  + "\(precision.rawValue)\(lora == nil ? "" : ", adapter")")
             print(String(format: "  sentences/s  %.1f", sentencesPerSecond))
             print(String(format: "  tokens/s     %.0f", tokensPerSecond))
             print(String(format: "  median batch %.1f ms", median))
@@ -93,17 +97,22 @@ struct EncoderBench: ParsableCommand, LoggingCommand {
 struct GemmBench: ParsableCommand, LoggingCommand {
     static let configuration = CommandConfiguration(
         commandName: "gemm",
-        abstract: "GFLOP/s of the f32 GEMM on the encoder's shapes.")
+        abstract: "GFLOP/s of the GEMM on the encoder's shapes.")
 
     @Option(help: "Threads (default: all cores).") var threads: Int?
+    @Option(help: "f32, or bf16 (operands rounded to bf16, float32 sums; needs AVX-512 BF16).")
+    var precision: MatmulPrecision = .f32
 
     @OptionGroup var logging: LoggingOptions
 
     func run() throws {
         let threadCount = threads ?? ThreadPool.defaultThreadCount
+        try checkPrecision(precision)
         for (m, n, k) in [(4096, 1536, 384), (4096, 384, 1536), (4096, 384, 384), (300, 384, 384)] {
-            let gflops = Gemm.benchmark(m: m, n: n, k: k, threads: threadCount, iterations: m >= 4096 ? 10 : 200)
-            print(String(format: "gemm m=%d n=%d k=%d, %d thread(s): %.1f GFLOP/s", m, n, k, threadCount, gflops))
+            let gflops = Gemm.benchmark(m: m, n: n, k: k, threads: threadCount, iterations: m >= 4096 ? 10 : 200,
+                                        precision: precision)
+            print("gemm \(precision.rawValue) " + String(format: "m=%d n=%d k=%d, %d thread(s): %.1f GFLOP/s", m, n, k,
+                                                               threadCount, gflops))
         }
     }
 }

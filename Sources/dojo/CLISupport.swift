@@ -1,4 +1,6 @@
+import ArgumentParser
 import Foundation
+import Kernels
 import Models
 
 /// A command-line failure with a message for the user.
@@ -7,9 +9,19 @@ struct CLIError: Error, CustomStringConvertible {
     init(_ message: String) { description = message }
 }
 
+extension MatmulPrecision: @retroactive ExpressibleByArgument {}
+
+/// Refuses bf16 on a CPU without AVX-512 BF16, saying what to use instead.
+func checkPrecision(_ precision: MatmulPrecision) throws {
+    if precision == .bf16 && !GemmBF16.isSupported {
+        throw CLIError("--precision bf16 needs a CPU with AVX-512 BF16 (avx512_bf16 in /proc/cpuinfo); this one has none: use --precision f32")
+    }
+}
+
 /// Loads an encoder by name or directory.
-func loadEncoder(_ name: String) throws -> SentenceEncoder {
-    try SentenceEncoder(directory: ModelRegistry.resolve(name))
+func loadEncoder(_ name: String, precision: MatmulPrecision = .f32) throws -> SentenceEncoder {
+    try checkPrecision(precision)
+    return try SentenceEncoder(directory: ModelRegistry.resolve(name), precision: precision)
 }
 
 /// The input file, or stdin when none is given.

@@ -1,5 +1,7 @@
 import DomainTasks
 import Foundation
+import Kernels
+import TestSupport
 import XCTest
 
 final class JobSpecTests: XCTestCase {
@@ -52,5 +54,22 @@ final class JobSpecTests: XCTestCase {
     func testNoopTaskEchoesIds() {
         let docs = [Document(id: .string("a"), text: "x"), Document(id: .number("2"), text: "y")]
         XCTAssertEqual(NoopTask().run(docs).map(\.json), [#"{"id":"a"}"#, #"{"id":2}"#])
+    }
+
+    func testPrecisionParameter() throws {
+        XCTAssertEqual(try JobSpec(task: "embed", model: "minilm").precision(source: "j.yaml"), .f32)
+        let bad = try JobSpec.parse(yaml: "task: embed\nmodel: minilm\nparams: {precision: fp8}\n", source: "j.yaml")
+        XCTAssertThrowsError(try TaskCatalog.validate(bad, source: "j.yaml")) { error in
+            XCTAssertEqual("\(error)", "j.yaml: params.precision must be f32 or bf16, not 'fp8'")
+        }
+        try XCTSkipUnless(GemmBF16.isSupported, "this CPU has no AVX-512 BF16")
+        var spec = try JobSpec.parse(yaml: "task: embed\nparams: {precision: bf16}\n", source: "j.yaml")
+        spec.model = TestPaths.minilm.path
+        try TaskCatalog.validate(spec, source: "j.yaml")
+        let models = CachingModelProvider(pool: ThreadPool(threads: 1))
+        let task = try XCTUnwrap(try TaskCatalog.make(spec, models: models) as? EmbedTask)
+        XCTAssertEqual(task.encoder.encoder.precision, .bf16)
+        // the float32 encoder of the same model is a separate one
+        XCTAssertEqual(try models.encoder(TestPaths.minilm.path, precision: .f32).encoder.precision, .f32)
     }
 }

@@ -66,4 +66,35 @@ final class SentenceEncoderTests: XCTestCase {
         let reference = try Npy.readFloat32(TestPaths.reference.appendingPathComponent("minilm/embeddings.npy"))
         for (i, v) in got.enumerated() { XCTAssertGreaterThanOrEqual(Tolerance.cosine(v, reference.row(i)), Tolerance.embeddingCosine) }
     }
+
+    /// bf16 is opt-in because it is further from the reference than float32; this holds it, with
+    /// and without the PEFT adapter, to what the README promises for it, and its nearest-neighbour
+    /// ranking to the reference's.
+    func testBF16EmbeddingsStayCloseToSentenceTransformers() throws {
+        try XCTSkipUnless(GemmBF16.isSupported, "this CPU has no AVX-512 BF16")
+        let encoder = try SentenceEncoder(directory: TestPaths.minilm, precision: .bf16)
+        XCTAssertEqual(encoder.encoder.precision, .bf16)
+        let adapter = try encoder.loadAdapter(TestPaths.reference.appendingPathComponent("minilm/lora-minilm"))
+        for (lora, file) in [(nil, "embeddings.npy"), (adapter, "embeddings_lora.npy")] {
+            let got = encoder.embed(try sentences(), batch: 32, pool: ThreadPool(threads: 2), adapter: lora)
+            let reference = try Npy.readFloat32(TestPaths.reference.appendingPathComponent("minilm/\(file)"))
+            XCTAssertEqual(got.count, reference.rows)
+            for (i, vector) in got.enumerated() {
+                XCTAssertGreaterThanOrEqual(Tolerance.cosine(vector, reference.row(i)), Tolerance.bf16EmbeddingCosine,
+                                            "\(file) sentence \(i) cosine")
+                XCTAssertLessThanOrEqual(Tolerance.maxAbsDifference(vector, reference.row(i)), Tolerance.bf16EmbeddingMaxAbs,
+                                         "\(file) sentence \(i) max abs difference")
+            }
+            // Each sentence's nearest other sentence is the reference's, or one the reference scores
+            // within 0.002 of it (the adapter's embeddings have neighbours 0.0007 apart).
+            let refRows = (0..<reference.rows).map { Array(reference.row($0)) }
+            for i in 0..<got.count {
+                let others = (0..<got.count).filter { $0 != i }
+                let picked = others.max { Tolerance.cosine(got[i], got[$0]) < Tolerance.cosine(got[i], got[$1]) }!
+                let best = others.map { Tolerance.cosine(refRows[i], refRows[$0]) }.max()!
+                XCTAssertGreaterThanOrEqual(Tolerance.cosine(refRows[i], refRows[picked]), best - 0.002,
+                                            "\(file) nearest to sentence \(i)")
+            }
+        }
+    }
 }
