@@ -46,7 +46,8 @@ extension JobSpec {
 
 extension JobSpec {
     /// `params.precision`: f32 (default) or bf16, which runs the encoder's linear layers on bf16
-    /// operands (about 1.6× faster, embeddings within 2.5e-3 of float32; needs AVX-512 BF16).
+    /// operands (1.8–1.9× the sentences/s in ops/bench/encoder-vs-onnx, embeddings within 2.5e-3
+    /// of the reference; needs AVX-512 BF16).
     public func precision(source: String) throws -> MatmulPrecision {
         guard let value = params["precision"] else { return .f32 }
         guard case .string(let name) = value, let precision = MatmulPrecision(rawValue: name) else {

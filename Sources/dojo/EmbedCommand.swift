@@ -17,7 +17,7 @@ struct EmbedCommand: ParsableCommand, LoggingCommand {
     @Option(help: "Threads (default: all cores).") var threads: Int?
     @Option(help: "jsonl or npy.") var format: OutputFormat = .jsonl
     @Option(help: "Adapter scale (1 reproduces PEFT).") var adapterScale: Float = 1
-    @Option(help: "f32 (matches sentence-transformers to 1e-4), or bf16: linear layers on bf16 operands with float32 sums, about 1.6x faster, within 2.5e-3 (needs AVX-512 BF16).")
+    @Option(help: "f32 (matches sentence-transformers to 1e-4), or bf16: linear layers on bf16 operands with float32 sums, faster (README, Figures), within 2.5e-3 (needs AVX-512 BF16).")
     var precision: MatmulPrecision = .f32
 
     enum OutputFormat: String, ExpressibleByArgument { case jsonl, npy }
