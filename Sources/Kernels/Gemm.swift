@@ -71,7 +71,6 @@ public enum Gemm {
         let panelsPerBlock = max(1, packedBudget / panelFloats)
         let kcCount = (k + kcMax - 1) / kcMax
         let kcStep = (k + kcCount - 1) / kcCount
-        let target = pool.threads > 1 ? 4 * pool.threads : 1
 
         var firstPanel = 0
         while firstPanel < panelsTotal {
@@ -79,24 +78,15 @@ public enum Gemm {
             let packedB = pool.sharedScratch(count: panels * panelFloats)
             let colBase = firstPanel * nr
 
-            // Tiles: rows blocks × groups of panels, split until there is enough work for the pool.
-            let mBlocksMin = (m + mcMax - 1) / mcMax
-            var panelsPerTile = 4
-            while panelsPerTile > 1 && mBlocksMin * ((panels + panelsPerTile - 1) / panelsPerTile) < target {
-                panelsPerTile /= 2
-            }
-            let groups = (panels + panelsPerTile - 1) / panelsPerTile
-            let wantedMBlocks = max(mBlocksMin, (target + groups - 1) / groups)
-            let mc = ((m + wantedMBlocks - 1) / wantedMBlocks + mr - 1) / mr * mr
-            let mBlocks = (m + mc - 1) / mc
+            let plan = TilePlan(m: m, panels: panels, mr: mr, mcMax: mcMax, threads: pool.threads)
 
             // Pack this block of B: panel pi holds columns colBase + pi·32 ..< +32, as [k][32].
             // With one row block each tile owns its panels and packs them itself (one loop, not two).
             for w in 0..<pool.threads { _ = pool.scratch(worker: w, count: mr * nr) }   // edge tiles
             var job = PackedJob(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, bias: bias,
                                 alpha: alpha, accumulate: accumulate, packedB: packedB, colBase: colBase,
-                                panels: panels, kcStep: kcStep, groups: groups, panelsPerTile: panelsPerTile,
-                                mc: mc, packInTile: mBlocks == 1, pool: pool)
+                                panels: panels, kcStep: kcStep, groups: plan.groups, panelsPerTile: plan.panelsPerTile,
+                                mc: plan.mc, packInTile: plan.mBlocks == 1, pool: pool)
             withUnsafeMutablePointer(to: &job) { job in
                 let context = UnsafeMutableRawPointer(job)
                 if !job.pointee.packInTile {
@@ -104,11 +94,31 @@ public enum Gemm {
                         context.assumingMemoryBound(to: PackedJob.self).pointee.pack(panel: panel)
                     }
                 }
-                pool.parallelFor(mBlocks * groups, context: context) { context, tile, worker in
+                pool.parallelFor(plan.tiles, context: context) { context, tile, worker in
                     context.assumingMemoryBound(to: PackedJob.self).pointee.run(tile: tile, worker: worker)
                 }
             }
             firstPanel += panels
+        }
+    }
+
+    /// How a GEMM splits into tiles of (row block × group of 32-column panels): up to four panels
+    /// per tile and row blocks of at most mcMax rows (multiples of mr), split further until there
+    /// are about four tiles per thread, so small m still uses every thread.
+    struct TilePlan {
+        let panelsPerTile: Int, groups: Int, mc: Int, mBlocks: Int
+        var tiles: Int { mBlocks * groups }
+
+        init(m: Int, panels: Int, mr: Int, mcMax: Int, threads: Int) {
+            let target = threads > 1 ? 4 * threads : 1
+            let mBlocksMin = (m + mcMax - 1) / mcMax
+            var perTile = 4
+            while perTile > 1 && mBlocksMin * ((panels + perTile - 1) / perTile) < target { perTile /= 2 }
+            panelsPerTile = perTile
+            groups = (panels + perTile - 1) / perTile
+            let wantedMBlocks = max(mBlocksMin, (target + groups - 1) / groups)
+            mc = ((m + wantedMBlocks - 1) / wantedMBlocks + mr - 1) / mr * mr
+            mBlocks = (m + mc - 1) / mc
         }
     }
 

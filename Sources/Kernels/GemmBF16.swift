@@ -59,7 +59,6 @@ public enum GemmBF16 {
         if m == 0 { return }
         let runner = pool ?? ThreadPool.serial
         let n = weight.n, kPairs = weight.kPairs
-        let target = runner.threads > 1 ? 4 * runner.threads : 1
 
         // A rounded to bf16 pairs, [m][kPairs] words, in scratch shared by the loop (one float per word).
         let rounded = UnsafeMutableRawPointer(runner.sharedScratch(count: m * kPairs))
@@ -71,23 +70,14 @@ public enum GemmBF16 {
             }
         }
 
-        // Tiles: row blocks × groups of panels, split until there is enough work for the pool.
         let panels = (n + nr - 1) / nr
-        let mBlocksMin = (m + mcMax - 1) / mcMax
-        var panelsPerTile = 4
-        while panelsPerTile > 1 && mBlocksMin * ((panels + panelsPerTile - 1) / panelsPerTile) < target {
-            panelsPerTile /= 2
-        }
-        let groups = (panels + panelsPerTile - 1) / panelsPerTile
-        let wantedMBlocks = max(mBlocksMin, (target + groups - 1) / groups)
-        let mc = ((m + wantedMBlocks - 1) / wantedMBlocks + mr - 1) / mr * mr
-        let mBlocks = (m + mc - 1) / mc
+        let plan = Gemm.TilePlan(m: m, panels: panels, mr: mr, mcMax: mcMax, threads: runner.threads)
         var job = TileJob(m: m, n: n, kPairs: kPairs, a: UnsafeRawPointer(rounded), b: UnsafeRawPointer(weight.panels),
                           c: c, ldc: ldc, bias: bias, accumulate: accumulate,
-                          groups: groups, panelsPerTile: panelsPerTile, panels: panels, mc: mc)
+                          groups: plan.groups, panelsPerTile: plan.panelsPerTile, panels: panels, mc: plan.mc)
         withExtendedLifetime(weight) {
             withUnsafeMutablePointer(to: &job) { job in
-                runner.parallelFor(mBlocks * groups, context: UnsafeMutableRawPointer(job)) { context, tile, _ in
+                runner.parallelFor(plan.tiles, context: UnsafeMutableRawPointer(job)) { context, tile, _ in
                     context.assumingMemoryBound(to: TileJob.self).pointee.run(tile: tile)
                 }
             }

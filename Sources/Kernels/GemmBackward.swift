@@ -29,31 +29,23 @@ extension Gemm {
         let panelsPerBlock = max(1, packedBudget / panelFloats)
         let kcCount = (k + kcMax - 1) / kcMax
         let kcStep = (k + kcCount - 1) / kcCount
-        let target = runner.threads > 1 ? 4 * runner.threads : 1
 
         var firstPanel = 0
         while firstPanel < panelsTotal {
             let panels = min(panelsPerBlock, panelsTotal - firstPanel)
             let packedB = runner.sharedScratch(count: panels * panelFloats)
-            let mBlocksMin = (m + mcMax - 1) / mcMax
-            var panelsPerTile = 4
-            while panelsPerTile > 1 && mBlocksMin * ((panels + panelsPerTile - 1) / panelsPerTile) < target {
-                panelsPerTile /= 2
-            }
-            let groups = (panels + panelsPerTile - 1) / panelsPerTile
-            let wantedMBlocks = max(mBlocksMin, (target + groups - 1) / groups)
-            let mc = ((m + wantedMBlocks - 1) / wantedMBlocks + mr - 1) / mr * mr
-            let mBlocks = (m + mc - 1) / mc
+            let plan = TilePlan(m: m, panels: panels, mr: mr, mcMax: mcMax, threads: runner.threads)
             for w in 0..<runner.threads { _ = runner.scratch(worker: w, count: mr * nr) }
             var job = MatmulJob(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, alpha: alpha,
                                 accumulate: accumulate, packedB: packedB, colBase: firstPanel * nr, panels: panels,
-                                kcStep: kcStep, groups: groups, panelsPerTile: panelsPerTile, mc: mc, pool: runner)
+                                kcStep: kcStep, groups: plan.groups, panelsPerTile: plan.panelsPerTile, mc: plan.mc,
+                                pool: runner)
             withUnsafeMutablePointer(to: &job) { job in
                 let context = UnsafeMutableRawPointer(job)
                 runner.parallelFor(panels, context: context) { context, panel, _ in
                     context.assumingMemoryBound(to: MatmulJob.self).pointee.pack(panel: panel)
                 }
-                runner.parallelFor(mBlocks * groups, context: context) { context, tile, worker in
+                runner.parallelFor(plan.tiles, context: context) { context, tile, worker in
                     context.assumingMemoryBound(to: MatmulJob.self).pointee.run(tile: tile, worker: worker)
                 }
             }
