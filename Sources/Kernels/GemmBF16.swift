@@ -7,7 +7,7 @@ import CGemmBF16
 
 /// The arithmetic of the encoder's linear layers: float32 (the default, which agrees with the
 /// references to 1e-4) or bf16 operands with float32 sums (opt-in, about twice the speed).
-public enum MatmulPrecision: String, Sendable, CaseIterable {
+public enum MatmulPrecision: String, Sendable, CaseIterable, Codable {
     case f32, bf16
 }
 

@@ -34,7 +34,7 @@ struct WorkerCommand: ParsableCommand, LoggingCommand {
         let models = ModelCache(pool: pool, budgetBytes: profile.memoryMB << 20)
         for model in profile.models {
             if isDecoderModel(model) { _ = try models.decoder(model); continue }
-            let encoder = try models.encoder(model, precision: .f32)
+            let encoder = try models.encoder(model, precision: profile.precision)
             for adapter in profile.adapters { _ = try models.adapter(adapter, for: encoder) }
         }
         var curve: (keys: CurveKeyPair, serverPublicKey: String)?
