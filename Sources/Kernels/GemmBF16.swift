@@ -73,8 +73,7 @@ public enum GemmBF16 {
         let panels = (n + nr - 1) / nr
         let plan = Gemm.TilePlan(m: m, panels: panels, mr: mr, mcMax: mcMax, threads: runner.threads)
         var job = TileJob(m: m, n: n, kPairs: kPairs, a: UnsafeRawPointer(rounded), b: UnsafeRawPointer(weight.panels),
-                          c: c, ldc: ldc, bias: bias, accumulate: accumulate,
-                          groups: plan.groups, panelsPerTile: plan.panelsPerTile, panels: panels, mc: plan.mc)
+                          c: c, ldc: ldc, bias: bias, accumulate: accumulate, panels: panels, plan: plan)
         withExtendedLifetime(weight) {
             withUnsafeMutablePointer(to: &job) { job in
                 runner.parallelFor(plan.tiles, context: UnsafeMutableRawPointer(job)) { context, tile, _ in
@@ -118,15 +117,16 @@ public enum GemmBF16 {
         let c: UnsafeMutablePointer<Float>, ldc: Int
         let bias: UnsafePointer<Float>?
         let accumulate: Bool
-        let groups: Int, panelsPerTile: Int, panels: Int, mc: Int
+        let panels: Int
+        let plan: Gemm.TilePlan
 
         /// Tile = (row block, group of panels); per k chunk, each panel chunk stays in L1 while
         /// the block's rows stream past it twelve at a time.
         func run(tile: Int) {
-            let row0 = (tile / groups) * mc
-            let rows = min(mc, m - row0)
-            let p0 = (tile % groups) * panelsPerTile
-            let p1 = min(p0 + panelsPerTile, panels)
+            let row0 = (tile / plan.groups) * plan.mc
+            let rows = min(plan.mc, m - row0)
+            let p0 = (tile % plan.groups) * plan.panelsPerTile
+            let p1 = min(p0 + plan.panelsPerTile, panels)
             var k0 = 0
             while k0 < kPairs {
                 let kc = min(kcPairsMax, kPairs - k0)
