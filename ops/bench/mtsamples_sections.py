@@ -108,8 +108,8 @@ def main():
         if any(tuple(w[i:i + n]) in probes for n in lengths for i in range(len(w) - n + 1)):
             dropped += 1
             continue
-        for label, text in sections(note["text"]):
-            pool[label].append({"id": f"{note['id']}-{len(pool[label])}", "text": text, "label": label})
+        for k, (label, text) in enumerate(sections(note["text"])):
+            pool[label].append({"id": f"mtsamples-{note['id']}-{k}", "text": text, "label": label})
 
     rng = random.Random(args.seed)
     kept = collections.Counter()
