@@ -39,11 +39,18 @@ struct FinetuneCommand: ParsableCommand, LoggingCommand {
     @Option(help: "Tokens per text, [CLS] and [SEP] included; longer texts are truncated (PEFT's recipe: 128).") var maxLength = 256
     @Option(help: "Epochs without a better eval accuracy before stopping.") var patience = 2
     @Option(help: "Random seed (initialisation, shuffling, dropout).") var seed: UInt64 = 0
+    @Option(help: "Train this many adapters, with seeds --seed, --seed+1, …, and write their uniform average (a model soup): one adapter of rank seeds × --rank whose LoRA deltas and head are the members' mean, as fast at inference as one. Training takes seeds times as long.")
+    var seeds = 1
+    @Option(help: "With --eval, the parameters to end on: best (the epoch with the best eval accuracy) or last (the eval only reports).")
+    var keep: Keep = .best
     @Option(help: "Threads (default: all cores). Results are reproducible for a given seed and thread count.") var threads: Int?
     @Option(name: .shortAndLong, help: "Output adapter directory.") var output: String
     @Flag(help: "Replace an existing output directory.") var force = false
 
+    enum Keep: String, ExpressibleByArgument { case best, last }
+
     func validate() throws {
+        guard seeds >= 1 && seeds <= 64 else { throw ValidationError("--seeds must be in 1...64") }
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
         guard rank >= 1 else { throw ValidationError("--rank must be at least 1") }
@@ -117,57 +124,79 @@ struct FinetuneCommand: ParsableCommand, LoggingCommand {
         options.learningRate = lr; options.weightDecay = weightDecay; options.warmupRatio = warmup
         options.headLearningRateMultiplier = headLr
         options.batch = batch; options.maxLength = maxLength; options.seed = seed; options.patience = patience
+        options.keepBestEpoch = keep == .best
         options.hiddenDropout = baseDropout ?? 0
         options.attentionDropout = baseDropout ?? 0
         let threadCount = threads ?? ThreadPool.defaultThreadCount
         let pool = ThreadPool(threads: threadCount)
-        let finetuner: Finetuner
-        do {
-            finetuner = try Finetuner(encoder: encoder.encoder, labels: labels, options: options, pool: pool)
-        } catch let error as ModelError {
-            throw CLIError(error.description)
+        func finetuner(_ options: FinetuneOptions) throws -> Finetuner {
+            do {
+                return try Finetuner(encoder: encoder.encoder, labels: labels, options: options, pool: pool)
+            } catch let error as ModelError {
+                throw CLIError(error.description)
+            }
         }
-        let p = finetuner.trainer.parameters
-        note("training \(p.count) parameters (\(p.modules.count) LoRA modules, r \(rank), and a \(labels.count)-label head) "
-             + "on \(trainSequences.count) examples, \(epochs) epoch(s), batch \(batch), \(threadCount) thread(s); dropout: LoRA \(dropout), "
-             + "hidden \(options.hiddenDropout), attention \(options.attentionDropout)")
-
-        let bar = ProgressBar()
+        // Members train one after another, each put into the soup as soon as it is done.
+        let soup = seeds > 1 ? try finetuner(Finetuner.soupOptions(options, members: seeds)) : nil
+        var trained: Finetuner?
         var epochLines: [[String: Any]] = []
-        let reports = finetuner.fit(trainSequences, labels: trainLabels, eval: evalSet, progress: { bar.update($0) }) { report in
-            bar.finish()
-            var line = String(format: "epoch %d/%d: loss %.4f, %.1f examples/s (%.1f s, CPU %.1f s)",
-                              report.epoch, epochs, report.meanLoss, report.examplesPerSecond, report.wallSeconds, report.cpuSeconds)
-            var json: [String: Any] = ["epoch": report.epoch, "loss": report.meanLoss, "examples": report.examples,
-                                       "examples_per_s": report.examplesPerSecond, "wall_s": report.wallSeconds,
-                                       "cpu_s": report.cpuSeconds, "threads": threadCount]
-            if let m = report.eval {
-                line += String(format: "; eval accuracy %.2f%%, macro-F1 %.3f (%d)", 100 * m.accuracy, m.macroF1, m.count)
-                json["eval_accuracy"] = m.accuracy; json["eval_macro_f1"] = m.macroF1; json["eval_examples"] = m.count
+        for member in 0..<seeds {
+            options.seed = seed + UInt64(member)
+            let current = try finetuner(options)
+            let p = current.trainer.parameters
+            note("training \(p.count) parameters (\(p.modules.count) LoRA modules, r \(rank), and a \(labels.count)-label head) "
+                 + "on \(trainSequences.count) examples, \(epochs) epoch(s), batch \(batch), \(threadCount) thread(s); dropout: LoRA \(dropout), "
+                 + "hidden \(options.hiddenDropout), attention \(options.attentionDropout)"
+                 + (seeds > 1 ? "; soup member \(member + 1) of \(seeds), seed \(options.seed)" : ""))
+            let bar = ProgressBar()
+            let reports = current.fit(trainSequences, labels: trainLabels, eval: evalSet, progress: { bar.update($0) }) { report in
+                bar.finish()
+                var line = String(format: "epoch %d/%d: loss %.4f, %.1f examples/s (%.1f s, CPU %.1f s)",
+                                  report.epoch, epochs, report.meanLoss, report.examplesPerSecond, report.wallSeconds, report.cpuSeconds)
+                var json: [String: Any] = ["epoch": report.epoch, "loss": report.meanLoss, "examples": report.examples,
+                                           "examples_per_s": report.examplesPerSecond, "wall_s": report.wallSeconds,
+                                           "cpu_s": report.cpuSeconds, "threads": threadCount, "seed": Int(options.seed)]
+                if let m = report.eval {
+                    line += String(format: "; eval accuracy %.2f%%, macro-F1 %.3f (%d)", 100 * m.accuracy, m.macroF1, m.count)
+                    json["eval_accuracy"] = m.accuracy; json["eval_macro_f1"] = m.macroF1; json["eval_examples"] = m.count
+                }
+                note(line)
+                epochLines.append(json)
+                printJSONLine(json)
             }
-            note(line)
-            epochLines.append(json)
-            if let data = try? JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]) {
-                print(String(decoding: data, as: UTF8.self))
+            if let diverged = current.diverged {
+                throw CLIError("training diverged\(seeds > 1 ? " (seed \(options.seed))" : ""): the loss is not a finite number at epoch "
+                    + "\(diverged.epoch), step \(diverged.step); nothing was written. Lower --lr (now \(lr)) and try again")
             }
+            if current.stoppedEarly { note("stopped early: eval accuracy did not improve for \(patience) epoch(s)") }
+            if evalSet != nil, keep == .best,
+               let best = reports.compactMap({ r in r.eval.map { (r.epoch, $0.accuracy) } }).max(by: { $0.1 < $1.1 }) {
+                note(String(format: "keeping epoch %d (eval accuracy %.2f%%)", best.0, 100 * best.1))
+            }
+            soup?.setSoupMember(current, index: member, of: seeds)
+            trained = current
         }
-        if let diverged = finetuner.diverged {
-            throw CLIError("training diverged: the loss is not a finite number at epoch \(diverged.epoch), step \(diverged.step); "
-                + "nothing was written. Lower --lr (now \(lr)) and try again")
-        }
-        if finetuner.stoppedEarly { note("stopped early: eval accuracy did not improve for \(patience) epoch(s)") }
-        if evalSet != nil, let best = reports.compactMap({ r in r.eval.map { (r.epoch, $0.accuracy) } }).max(by: { $0.1 < $1.1 }) {
-            note(String(format: "keeping epoch %d (eval accuracy %.2f%%)", best.0, 100 * best.1))
-        }
-        let extra: [String: Any] = [
+        var extra: [String: Any] = [
             "epochs": epochLines, "labels": labels.count, "train_examples": trainSequences.count,
             "skipped_missing_label": trainData.missingLabel, "skipped_invalid": trainData.invalid,
             "truncated": trainTruncated, "max_length": maxLength, "batch": batch, "learning_rate": Double(lr), "head_lr_multiplier": Double(headLr),
             "weight_decay": Double(weightDecay), "warmup_ratio": Double(warmup), "seed": Int(seed), "threads": threadCount,
             "hidden_dropout": Double(options.hiddenDropout), "attention_dropout": Double(options.attentionDropout),
+            "keep": keep.rawValue,
         ]
+        if let soup {
+            extra["soup_seeds"] = (0..<seeds).map { Int(seed) + $0 }
+            extra["member_rank"] = rank
+            if let evalSet {
+                let m = soup.evaluate(evalSet.sequences, labels: evalSet.labels)
+                note(String(format: "soup of %d: eval accuracy %.2f%%, macro-F1 %.3f (%d)", seeds, 100 * m.accuracy, m.macroF1, m.count))
+                let json: [String: Any] = ["soup": seeds, "eval_accuracy": m.accuracy, "eval_macro_f1": m.macroF1, "eval_examples": m.count]
+                extra["soup_eval"] = json
+                printJSONLine(json)
+            }
+        }
         do {
-            try AdapterWriter.write(finetuner, baseModel: model, to: outputURL, force: force, extra: extra)
+            try AdapterWriter.write(soup ?? trained!, baseModel: model, to: outputURL, force: force, extra: extra)
         } catch let error as ModelError {
             throw CLIError(error.description)
         }
@@ -187,6 +216,13 @@ struct FinetuneCommand: ParsableCommand, LoggingCommand {
 /// A line on stderr.
 func note(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+/// One JSON object as a line on stdout (sorted keys).
+func printJSONLine(_ object: [String: Any]) {
+    if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) {
+        print(String(decoding: data, as: UTF8.self))
+    }
 }
 
 /// A per-epoch progress bar on stderr: redrawn in place on a terminal, a line every 10% otherwise.

@@ -125,4 +125,32 @@ final class FinetuneCommandTests: XCTestCase {
         XCTAssertNotEqual(refused.status, 0)
         XCTAssertTrue(refused.stderr.contains("--head-lr must be positive"), refused.stderr)
     }
+
+    func testSeedsTrainsEachMemberAndWritesTheirSoupAsOneAdapter() throws {
+        let train = try write(toyLines(), "train.jsonl")
+        let out = directory.appendingPathComponent("soup").path
+        let result = try finetune(["--eval", train, "--epochs", "2", "--lr", "0.01", "--seeds", "3", "--seed", "5", "--keep", "last"],
+                                  train: train, output: out)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let lines = result.lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        // Two epochs for each of seeds 5, 6 and 7, then the soup's own evaluation.
+        XCTAssertEqual(lines.compactMap { $0["seed"] as? Int }, [5, 5, 6, 6, 7, 7])
+        XCTAssertEqual(lines.last?["soup"] as? Int, 3)
+        XCTAssertEqual(lines.last?["eval_examples"] as? Int, 8)
+        XCTAssertNotNil(lines.last?["eval_accuracy"] as? Double)
+        XCTAssertTrue(result.stderr.contains("soup member 2 of 3, seed 6"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("soup of 3: eval accuracy"), result.stderr)
+        // One adapter: rank 3 × 8 with alpha 3 × 16, so each member keeps its scale of 2.
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/adapter_config.json"))) as! [String: Any]
+        XCTAssertEqual(config["r"] as? Int, 24)
+        XCTAssertEqual(config["lora_alpha"] as? Double, 48)
+        let training = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/training.json"))) as! [String: Any]
+        XCTAssertEqual(training["soup_seeds"] as? [Int], [5, 6, 7])
+        XCTAssertEqual(training["member_rank"] as? Int, 8)
+        XCTAssertEqual(training["keep"] as? String, "last")
+
+        let refused = try finetune(["--seeds", "0"], train: train, output: directory.appendingPathComponent("none").path)
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("--seeds must be in 1...64"), refused.stderr)
+    }
 }

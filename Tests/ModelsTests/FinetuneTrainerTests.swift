@@ -235,4 +235,90 @@ final class FinetuneTrainerTests: XCTestCase {
         XCTAssertThrowsError(try BertTrainer(encoder: model.encoder, labels: 2, targets: ["query"], rank: 2, alpha: 4, dropout: 0,
                                              headLearningRate: 0, batch: 8, maxLength: 16, seed: 3, pool: ThreadPool(threads: 1)))
     }
+
+    /// ΔW = scale · B · A of one LoRA module, [out, in].
+    func delta(_ p: TrainableParameters, _ m: TrainableParameters.Module) -> [Float] {
+        var w = [Float](repeating: 0, count: m.outFeatures * m.inFeatures)
+        for o in 0..<m.outFeatures {
+            for k in 0..<m.rank {
+                let b = p.values[m.b + o * m.rank + k] * p.scale
+                for i in 0..<m.inFeatures { w[o * m.inFeatures + i] += b * p.values[m.a + k * m.inFeatures + i] }
+            }
+        }
+        return w
+    }
+
+    func testASoupIsTheMembersMeanAndLoadsAsOneAdapter() throws {
+        let model = try model()
+        let (sequences, labels, names) = toy(model)
+        let pool = ThreadPool(threads: 2)
+        var options = FinetuneOptions()
+        options.batch = 4; options.epochs = 2; options.maxLength = 16; options.learningRate = 1e-2
+        options.targets = ["query", "value"]; options.rank = 4; options.alpha = 8
+        func member(seed: UInt64) throws -> Finetuner {
+            var o = options; o.seed = seed
+            let f = try Finetuner(encoder: model.encoder, labels: names, options: o, pool: pool)
+            _ = f.fit(sequences, labels: labels)
+            return f
+        }
+        let members = [try member(seed: 1), try member(seed: 2)]
+        let soup = try Finetuner(encoder: model.encoder, labels: names, options: Finetuner.soupOptions(options, members: 2), pool: pool)
+        for (i, m) in members.enumerated() { soup.setSoupMember(m, index: i, of: 2) }
+
+        // Each module's weight change is the mean of the members' (exact up to rounding), and so is the head.
+        let s = soup.trainer.parameters, a = members[0].trainer.parameters, b = members[1].trainer.parameters
+        XCTAssertEqual(s.rank, 8)
+        XCTAssertEqual(s.scale, a.scale)
+        for (k, m) in s.modules.enumerated() {
+            let mean = zip(delta(a, a.modules[k]), delta(b, b.modules[k])).map { ($0 + $1) / 2 }
+            XCTAssertLessThanOrEqual(Tolerance.maxAbsDifference(delta(s, m), mean), 1e-6, m.name)
+            XCTAssertGreaterThan(mean.map(abs).max()!, 1e-3, "the members learned something in \(m.name)")
+        }
+        for j in 0..<(s.labels * s.hidden + s.labels) {
+            XCTAssertEqual(s.values[s.headWeight + j], (a.values[a.headWeight + j] + b.values[b.headWeight + j]) / 2, accuracy: 1e-7)
+        }
+
+        // Written, it is one rank-8 adapter with the members' scale, and the classifier agrees with the soup.
+        let out = directory.appendingPathComponent("soup")
+        try AdapterWriter.write(soup, baseModel: "tiny", to: out)
+        let adapter = try model.loadAdapter(out)
+        XCTAssertEqual(adapter.config.r, 8)
+        XCTAssertEqual(adapter.pairs["encoder.layer.0.attention.self.query"]!.a.shape, [8, 32])
+        XCTAssertEqual(adapter.pairs["encoder.layer.0.attention.self.query"]!.scale, 2)
+        let classifier = try AdapterClassifier(model: model, adapter: adapter, maxLength: 16)
+        for (x, y) in zip(classifier.probabilities(Self.toyTexts.map(\.0), pool: pool), soup.trainer.predict(sequences[...])) {
+            XCTAssertLessThanOrEqual(Tolerance.maxAbsDifference(x, y), 1e-5)
+        }
+
+        // A soup of one model twice is that model.
+        let twice = try Finetuner(encoder: model.encoder, labels: names, options: Finetuner.soupOptions(options, members: 2), pool: pool)
+        twice.setSoupMember(members[0], index: 0, of: 2)
+        twice.setSoupMember(members[0], index: 1, of: 2)
+        for (x, y) in zip(twice.trainer.predict(sequences[...]), members[0].trainer.predict(sequences[...])) {
+            XCTAssertLessThanOrEqual(Tolerance.maxAbsDifference(x, y), 1e-5)
+        }
+    }
+
+    func testKeepingTheLastEpochEndsWhereARunWithoutEvalEnds() throws {
+        let model = try model()
+        let (sequences, labels, names) = toy(model)
+        func weights(eval: Bool, keepBest: Bool) throws -> (Data, [EpochReport]) {
+            var options = FinetuneOptions()
+            options.batch = 4; options.epochs = 4; options.maxLength = 16; options.learningRate = 3e-2; options.patience = 100
+            options.keepBestEpoch = keepBest
+            let f = try Finetuner(encoder: model.encoder, labels: names, options: options, pool: ThreadPool(threads: 2))
+            // Evaluating on the first half only, so that an earlier epoch can tie or win.
+            let reports = f.fit(sequences, labels: labels, eval: eval ? (Array(sequences[..<2]), Array(labels[..<2])) : nil)
+            return (try AdapterWriter.weights(f.trainer.parameters), reports)
+        }
+        let plain = try weights(eval: false, keepBest: true).0
+        let (last, reports) = try weights(eval: true, keepBest: false)
+        XCTAssertEqual(reports.count, 4)
+        XCTAssertNotNil(reports[0].eval)
+        XCTAssertEqual(last, plain)
+        // Keeping the best epoch keeps the first of the best: here an earlier one than the last.
+        let firstBest = reports.firstIndex { $0.eval!.accuracy == reports.map { $0.eval!.accuracy }.max()! }!
+        XCTAssertLessThan(firstBest, 3, "accuracies \(reports.map { $0.eval!.accuracy })")
+        XCTAssertNotEqual(try weights(eval: true, keepBest: true).0, plain)
+    }
 }

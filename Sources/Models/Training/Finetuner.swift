@@ -26,6 +26,8 @@ public struct FinetuneOptions: Sendable {
     public var seed: UInt64 = 0
     /// Epochs without a better eval accuracy before stopping (only with an eval set).
     public var patience = 2
+    /// With an eval set, end on its best epoch's parameters (false: the last epoch's; the eval only reports).
+    public var keepBestEpoch = true
     public init() {}
 }
 
@@ -130,8 +132,24 @@ public final class Finetuner {
                 break
             }
         }
-        if let best, eval != nil { p.restore(best.values) }
+        if let best, eval != nil, options.keepBestEpoch { p.restore(best.values) }
         return reports
+    }
+
+    /// The recipe of a soup of `members` finetuners trained with `options`: their ranks stacked, the same scale.
+    public static func soupOptions(_ options: FinetuneOptions, members: Int) -> FinetuneOptions {
+        var o = options
+        o.rank = options.rank * members
+        o.alpha = options.alpha * Float(members)
+        return o
+    }
+
+    /// Makes `member` the `index`-th of `members` equal parts of this finetuner's parameters, which must have
+    /// been made with `soupOptions`: after all members are in, it predicts with their uniform average (LoRA
+    /// deltas and heads), one adapter that costs one member's inference.
+    public func setSoupMember(_ member: Finetuner, index: Int, of members: Int) {
+        precondition(member.labels == labels && member.options.targets == options.targets)
+        trainer.parameters.setSoupMember(member.trainer.parameters, index: index, of: members)
     }
 
     /// Predicted label ids and their probabilities, `options.batch` sequences at a time.

@@ -82,6 +82,30 @@ public final class TrainableParameters {
         precondition(saved.count == count)
         saved.withUnsafeBufferPointer { values.update(from: $0.baseAddress!, count: count) }
     }
+
+    /// Puts `member` in as the `index`-th of `members` equal parts of a uniform average (a model soup).
+    /// LoRA deltas average exactly when their ranks are stacked: with A = [A₁; …; Aₙ], B = [B₁ … Bₙ] / n
+    /// and the members' scale, B·A = (B₁A₁ + … + BₙAₙ) / n, so this rank must be n × the members' rank
+    /// (alpha too, to keep the scale). The heads are averaged.
+    func setSoupMember(_ member: TrainableParameters, index: Int, of members: Int) {
+        precondition(member.rank * members == rank && member.scale == scale && member.modules.count == modules.count
+                     && member.labels == labels && member.hidden == hidden && index >= 0 && index < members)
+        let r = member.rank, share = 1 / Float(members)
+        for (m, part) in zip(modules, member.modules) {
+            precondition(m.name == part.name && m.inFeatures == part.inFeatures && m.outFeatures == part.outFeatures)
+            // A rows index·r ..< (index+1)·r
+            (values + m.a + index * r * m.inFeatures).update(from: member.values + part.a, count: r * m.inFeatures)
+            // B columns index·r ..< (index+1)·r of each output row
+            for o in 0..<m.outFeatures {
+                let to = values + m.b + o * rank + index * r, from = member.values + part.b + o * r
+                for j in 0..<r { to[j] = from[j] * share }
+            }
+        }
+        for j in 0..<(labels * hidden + labels) {
+            let v = member.values[member.headWeight + j] * share
+            values[headWeight + j] = index == 0 ? v : values[headWeight + j] + v
+        }
+    }
 }
 
 /// SplitMix64: a small, fast, seedable generator; the same stream on every platform.
