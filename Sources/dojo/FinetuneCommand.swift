@@ -17,7 +17,7 @@ struct FinetuneCommand: ParsableCommand, LoggingCommand {
 
     @Option(help: "Model name (minilm) or Hugging Face encoder directory.") var model = "minilm"
     @Option(help: "Training JSONL.") var train: String
-    @Option(help: "Evaluation JSONL: accuracy and macro-F1 after each epoch, early stopping, best epoch kept.") var eval: String?
+    @Option(help: "Evaluation JSONL: accuracy and macro-F1 after each epoch, early stopping, best epoch kept (see --keep).") var eval: String?
     @Option(help: "Field holding the label.") var labelField = "label"
     @Option(help: "Field holding the text.") var textField = "text"
     @Option(help: "LoRA rank.") var rank = 8
@@ -39,7 +39,7 @@ struct FinetuneCommand: ParsableCommand, LoggingCommand {
     @Option(help: "Tokens per text, [CLS] and [SEP] included; longer texts are truncated (PEFT's recipe: 128).") var maxLength = 256
     @Option(help: "Epochs without a better eval accuracy before stopping.") var patience = 2
     @Option(help: "Random seed (initialisation, shuffling, dropout).") var seed: UInt64 = 0
-    @Option(help: "Train this many adapters, with seeds --seed, --seed+1, …, and write their uniform average (a model soup): one adapter of rank seeds × --rank whose LoRA deltas and head are the members' mean, as fast at inference as one. Training takes seeds times as long.")
+    @Option(help: "Train this many adapters, with seeds --seed, --seed+1, …, and write their uniform average (a model soup): one adapter of rank seeds × --rank whose LoRA deltas and head are the members' mean, one encoder pass per text at inference. Training takes seeds times as long.")
     var seeds = 1
     @Option(help: "With --eval, the parameters to end on: best (the epoch with the best eval accuracy) or last (the eval only reports).")
     var keep: Keep = .best
