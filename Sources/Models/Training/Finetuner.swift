@@ -146,7 +146,7 @@ public final class Finetuner {
 
     /// Makes `member` the `index`-th of `members` equal parts of this finetuner's parameters, which must have
     /// been made with `soupOptions`: after all members are in, it predicts with their uniform average (LoRA
-    /// deltas and heads), one adapter that costs one member's inference.
+    /// deltas and heads), one adapter read in one encoder pass.
     public func setSoupMember(_ member: Finetuner, index: Int, of members: Int) {
         precondition(member.labels == labels && member.options.targets == options.targets)
         trainer.parameters.setSoupMember(member.trainer.parameters, index: index, of: members)
