@@ -25,32 +25,14 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
+from safetensors_io import load_safetensors
+
 CLS, SEP = 101, 102
 COSINE_GATE = 0.99999
 
 
 def log(msg):
     print(f"[bench] {msg}", file=sys.stderr, flush=True)
-
-
-# --------------------------------------------------------------------------- weights
-
-def load_safetensors(path):
-    """Reads a safetensors file: 8-byte LE header length, JSON header, raw data."""
-    with open(path, "rb") as f:
-        header_len = int.from_bytes(f.read(8), "little")
-        header = json.loads(f.read(header_len))
-        data = f.read()
-    dtypes = {"F32": np.float32, "I64": np.int64}
-    tensors = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        dtype = np.dtype(dtypes[info["dtype"]])
-        begin, end = info["data_offsets"]
-        arr = np.frombuffer(data, dtype=dtype, count=(end - begin) // dtype.itemsize, offset=begin)
-        tensors[name] = arr.reshape(info["shape"])
-    return tensors
 
 
 # --------------------------------------------------------------------------- graph

@@ -12,38 +12,11 @@ summed, so every input must have the same scale (alpha / r), targets and labels.
 import json
 import os
 import shutil
-import struct
 import sys
 
 import numpy as np
 
-
-def read(path):
-    raw = open(path, "rb").read()
-    n = struct.unpack("<Q", raw[:8])[0]
-    header, data = json.loads(raw[8:8 + n]), raw[8 + n:]
-    tensors = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        if info["dtype"] != "F32":
-            sys.exit(f"{path}: {name} is {info['dtype']}; only F32 adapters (as dojo finetune writes) are averaged")
-        lo, hi = info["data_offsets"]
-        tensors[name] = np.frombuffer(data[lo:hi], dtype=np.float32).reshape(info["shape"])
-    return tensors
-
-
-def write(path, tensors):
-    header, blobs, offset = {}, [], 0
-    for name in sorted(tensors):
-        array = np.ascontiguousarray(tensors[name], dtype=np.float32)
-        header[name] = {"dtype": "F32", "shape": list(array.shape), "data_offsets": [offset, offset + array.nbytes]}
-        blobs.append(array.tobytes())
-        offset += array.nbytes
-    text = json.dumps(header).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+from safetensors_io import load_safetensors, save_safetensors
 
 
 def main():
@@ -58,7 +31,7 @@ def main():
         for name in ("adapter_model.safetensors", "adapter_config.json", "labels.json"):
             if not os.path.isfile(os.path.join(d, name)):
                 sys.exit(f"{d}: no {name}; pass adapter directories that dojo finetune wrote")
-    tensors = [read(os.path.join(d, "adapter_model.safetensors")) for d, _ in inputs]
+    tensors = [load_safetensors(os.path.join(d, "adapter_model.safetensors")) for d, _ in inputs]
     configs = [json.load(open(os.path.join(d, "adapter_config.json"))) for d, _ in inputs]
     labels = [open(os.path.join(d, "labels.json")).read() for d, _ in inputs]
     first = configs[0]
@@ -77,7 +50,7 @@ def main():
         else:
             merged[name] = sum(t[name] * s for t, s in zip(tensors, shares))
     os.makedirs(out, exist_ok=True)
-    write(os.path.join(out, "adapter_model.safetensors"), merged)
+    save_safetensors(os.path.join(out, "adapter_model.safetensors"), merged)
     config = dict(first, r=sum(c["r"] for c in configs), lora_alpha=sum(c["lora_alpha"] for c in configs))
     with open(os.path.join(out, "adapter_config.json"), "w") as f:
         json.dump(config, f, indent=2, sort_keys=True)
