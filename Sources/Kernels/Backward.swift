@@ -315,23 +315,26 @@ public enum Backward {
     }
 
     /// Mean cross-entropy of softmax(logits) [batch, classes] against `labels`, and its gradient
-    /// dLogits = (softmax − onehot) / batch. Returns the loss.
+    /// dLogits = (softmax − target) / batch. The target is the one-hot label, or with `smoothing` ε
+    /// (label smoothing) (1 − ε)·onehot + ε / classes. Returns the loss.
     @discardableResult
     public static func softmaxCrossEntropy(_ logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, batch: Int,
-                                           classes: Int, dLogits: UnsafeMutablePointer<Float>) -> Float {
+                                           classes: Int, smoothing: Float = 0, dLogits: UnsafeMutablePointer<Float>) -> Float {
         if batch == 0 { return 0 }
         var loss = 0.0
-        let invBatch = 1 / Float(batch)
+        let invBatch = 1 / Float(batch), spread = smoothing / Float(classes)
         for b in 0..<batch {
             let row = logits + b * classes, g = dLogits + b * classes
-            var m = -Float.infinity
-            for c in 0..<classes { m = max(m, row[c]) }
+            var m = -Float.infinity, total: Float = 0
+            for c in 0..<classes { m = max(m, row[c]); total += row[c] }
             var sum: Float = 0
             for c in 0..<classes { g[c] = Foundation.exp(row[c] - m); sum += g[c] }
             let label = Int(labels[b])
-            loss += Double(Foundation.log(sum) + m - row[label])
+            // −Σ target·log p = log Σ exp − Σ target·logit.
+            let targetLogit = smoothing == 0 ? row[label] : (1 - smoothing) * row[label] + spread * total
+            loss += Double(Foundation.log(sum) + m - targetLogit)
             let inv = 1 / sum
-            for c in 0..<classes { g[c] = (g[c] * inv - (c == label ? 1 : 0)) * invBatch }
+            for c in 0..<classes { g[c] = (g[c] * inv - ((c == label ? 1 - smoothing : 0) + spread)) * invBatch }
         }
         return Float(loss / Double(batch))
     }
@@ -339,18 +342,21 @@ public enum Backward {
     /// Scalar reference twin of `softmaxCrossEntropy`, in Double.
     @discardableResult
     public static func referenceSoftmaxCrossEntropy(_ logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
-                                                    batch: Int, classes: Int, dLogits: UnsafeMutablePointer<Float>) -> Float {
+                                                    batch: Int, classes: Int, smoothing: Float = 0,
+                                                    dLogits: UnsafeMutablePointer<Float>) -> Float {
         var loss = 0.0
+        let eps = Double(smoothing)
         for b in 0..<batch {
             var m = -Double.infinity
             for c in 0..<classes { m = max(m, Double(logits[b * classes + c])) }
             var sum = 0.0
             for c in 0..<classes { sum += exp(Double(logits[b * classes + c]) - m) }
             let label = Int(labels[b])
-            loss += log(sum) + m - Double(logits[b * classes + label])
             for c in 0..<classes {
-                let pc = exp(Double(logits[b * classes + c]) - m) / sum
-                dLogits[b * classes + c] = Float((pc - (c == label ? 1 : 0)) / Double(batch))
+                let target = (c == label ? 1 - eps : 0) + eps / Double(classes)
+                let logP = Double(logits[b * classes + c]) - m - log(sum)
+                loss -= target * logP
+                dLogits[b * classes + c] = Float((exp(logP) - target) / Double(batch))
             }
         }
         return batch == 0 ? 0 : Float(loss / Double(batch))

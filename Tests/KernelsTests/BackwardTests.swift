@@ -272,4 +272,33 @@ final class BackwardTests: XCTestCase {
             Double(Backward.referenceSoftmaxCrossEntropy(l, labels: labels, batch: batch, classes: classes, dLogits: &scratch))
         }, "cross-entropy")
     }
+
+    func testLabelSmoothingMatchesReferenceAndFiniteDifferences() {
+        let batch = 3, classes = 5
+        let logits = randomFloats(batch * classes, seed: 62, in: -3...3)
+        let labels: [Int32] = [1, 4, 0]
+        var grad = [Float](repeating: 0, count: batch * classes), ref = grad, scratch = grad
+        let loss = Backward.softmaxCrossEntropy(logits, labels: labels, batch: batch, classes: classes, smoothing: 0.1, dLogits: &grad)
+        let refLoss = Backward.referenceSoftmaxCrossEntropy(logits, labels: labels, batch: batch, classes: classes,
+                                                            smoothing: 0.1, dLogits: &ref)
+        XCTAssertEqual(loss, refLoss, accuracy: 1e-5)
+        XCTAssertLessThanOrEqual(Tolerance.maxAbsDifference(grad, ref), 1e-6)
+        assertClose(grad, numericGradient(logits) { l in
+            Double(Backward.referenceSoftmaxCrossEntropy(l, labels: labels, batch: batch, classes: classes,
+                                                         smoothing: 0.1, dLogits: &scratch))
+        }, "smoothed cross-entropy")
+        // Each row's target sums to 1, so each row's gradient sums to 0.
+        for b in 0..<batch { XCTAssertEqual((0..<classes).reduce(Float(0)) { $0 + grad[b * classes + $1] }, 0, accuracy: 1e-6) }
+    }
+
+    func testLabelSmoothingOfEqualLogitsIsLogClasses() {
+        // Uniform logits: p = 1/4 everywhere, so the loss is log 4 whatever the target, and the gradient is
+        // p − target: with ε = 0.1 the label's target is 0.9 + 0.1 / 4 = 0.925, every other class's 0.025.
+        let logits = [Float](repeating: 0.5, count: 4)
+        var grad = [Float](repeating: 0, count: 4)
+        let loss = Backward.softmaxCrossEntropy(logits, labels: [Int32(2)], batch: 1, classes: 4, smoothing: 0.1, dLogits: &grad)
+        XCTAssertEqual(loss, Float(log(4.0)), accuracy: 1e-6)
+        XCTAssertEqual(grad[2], 0.25 - 0.925, accuracy: 1e-6)
+        XCTAssertEqual(grad[0], 0.25 - 0.025, accuracy: 1e-6)
+    }
 }

@@ -23,6 +23,8 @@ public final class BertTrainer {
     public let dropout: Float
     /// The base model's training-mode dropouts (hidden_dropout_prob, attention_probs_dropout_prob); 0 = off.
     public let hiddenDropout: Float, attentionDropout: Float
+    /// Label smoothing ε of the cross-entropy (0 = one-hot targets).
+    public let labelSmoothing: Float
     public let seed: UInt64
     public let pool: ThreadPool
     let state: TrainingState
@@ -55,7 +57,7 @@ public final class BertTrainer {
 
     public init(encoder: BertEncoder, labels: Int, targets: [String], rank: Int, alpha: Float, dropout: Float,
                 hiddenDropout: Float = 0, attentionDropout: Float = 0, headLearningRate: Float = 1,
-                batch: Int, maxLength: Int, seed: UInt64, pool: ThreadPool) throws {
+                labelSmoothing: Float = 0, batch: Int, maxLength: Int, seed: UInt64, pool: ThreadPool) throws {
         guard rank >= 1, rank <= 256 else { throw ModelError.invalidInput("rank \(rank) is outside 1...256") }
         for (name, p) in [("dropout", dropout), ("hidden dropout", hiddenDropout), ("attention dropout", attentionDropout)]
         where !(p >= 0 && p < 1) {
@@ -63,6 +65,9 @@ public final class BertTrainer {
         }
         guard headLearningRate > 0, headLearningRate.isFinite else {
             throw ModelError.invalidInput("head learning-rate multiplier \(headLearningRate) must be a positive number")
+        }
+        guard labelSmoothing >= 0, labelSmoothing < 1 else {
+            throw ModelError.invalidInput("label smoothing \(labelSmoothing) is outside [0, 1)")
         }
         guard labels >= 2 else { throw ModelError.invalidInput("a classifier needs at least 2 labels; found \(labels)") }
         guard maxLength >= 2, maxLength <= encoder.config.maxPositions else {
@@ -72,6 +77,7 @@ public final class BertTrainer {
         self.dropout = dropout
         self.hiddenDropout = hiddenDropout
         self.attentionDropout = attentionDropout
+        self.labelSmoothing = labelSmoothing
         self.seed = seed
         self.pool = pool
         let resolved = try Self.resolveTargets(targets, config: encoder.config)
@@ -265,7 +271,8 @@ public final class BertTrainer {
     private func headForwardBackward() -> Float {
         headForward()
         let h = encoder.config.hiddenSize, c = parameters.labels, s = state.sequenceCount
-        let loss = Backward.softmaxCrossEntropy(state.logits, labels: state.labels, batch: s, classes: c, dLogits: state.dlogits)
+        let loss = Backward.softmaxCrossEntropy(state.logits, labels: state.labels, batch: s, classes: c,
+                                                  smoothing: labelSmoothing, dLogits: state.dlogits)
         let g = parameters.gradients
         Gemm.matmulTransposedA(m: c, n: h, k: s, a: state.dlogits, lda: c, b: state.pooled, ldb: h,
                                c: g + parameters.headWeight, ldc: h, pool: pool)

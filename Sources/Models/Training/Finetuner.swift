@@ -18,6 +18,8 @@ public struct FinetuneOptions: Sendable {
     public var learningRate: Float = 1e-3
     /// The head's learning rate as a multiple of `learningRate` (1: one parameter group, as PEFT's recipe).
     public var headLearningRateMultiplier: Float = 1
+    /// Label smoothing ε: each target is (1 − ε)·onehot + ε / labels (0: PEFT's recipe).
+    public var labelSmoothing: Float = 0
     public var weightDecay: Float = 0.01
     public var warmupRatio: Float = 0.06
     public var maxGradNorm: Float = 1
@@ -72,7 +74,8 @@ public final class Finetuner {
         trainer = try BertTrainer(encoder: encoder, labels: labels.count, targets: options.targets, rank: options.rank,
                                   alpha: options.alpha, dropout: options.dropout, hiddenDropout: options.hiddenDropout,
                                   attentionDropout: options.attentionDropout,
-                                  headLearningRate: options.headLearningRateMultiplier, batch: options.batch,
+                                  headLearningRate: options.headLearningRateMultiplier,
+                                  labelSmoothing: options.labelSmoothing, batch: options.batch,
                                   maxLength: options.maxLength, seed: options.seed, pool: pool)
         optimizer = AdamW(parameters: trainer.parameters.count, learningRate: options.learningRate,
                           weightDecay: options.weightDecay)
