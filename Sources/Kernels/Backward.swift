@@ -325,13 +325,18 @@ public enum Backward {
         let invBatch = 1 / Float(batch), spread = smoothing / Float(classes)
         for b in 0..<batch {
             let row = logits + b * classes, g = dLogits + b * classes
-            var m = -Float.infinity, total: Float = 0
-            for c in 0..<classes { m = max(m, row[c]); total += row[c] }
+            var m = -Float.infinity
+            for c in 0..<classes { m = max(m, row[c]) }
             var sum: Float = 0
             for c in 0..<classes { g[c] = Foundation.exp(row[c] - m); sum += g[c] }
             let label = Int(labels[b])
             // −Σ target·log p = log Σ exp − Σ target·logit.
-            let targetLogit = smoothing == 0 ? row[label] : (1 - smoothing) * row[label] + spread * total
+            var targetLogit = row[label]
+            if smoothing != 0 {
+                var total: Float = 0
+                for c in 0..<classes { total += row[c] }
+                targetLogit = (1 - smoothing) * targetLogit + spread * total
+            }
             loss += Double(Foundation.log(sum) + m - targetLogit)
             let inv = 1 / sum
             for c in 0..<classes { g[c] = (g[c] * inv - ((c == label ? 1 - smoothing : 0) + spread)) * invBatch }
