@@ -321,4 +321,42 @@ final class FinetuneTrainerTests: XCTestCase {
         XCTAssertLessThan(firstBest, 3, "accuracies \(reports.map { $0.eval!.accuracy })")
         XCTAssertNotEqual(try weights(eval: true, keepBest: true).0, plain)
     }
+
+    func testAMovingAverageIsWhatTheRunEndsOnAndLeavesTrainingAlone() throws {
+        let model = try model()
+        let (sequences, labels, names) = toy(model)
+        var options = FinetuneOptions()
+        options.batch = 4; options.epochs = 3; options.maxLength = 16; options.learningRate = 3e-2; options.patience = 100
+        options.keepBestEpoch = false
+        let plain = try Finetuner(encoder: model.encoder, labels: names, options: options, pool: ThreadPool(threads: 2))
+        let plainReports = plain.fit(sequences, labels: labels, eval: (sequences, labels))
+        let p0 = plain.trainer.parameters
+        let plainEnd = Array(UnsafeBufferPointer(start: p0.values, count: p0.count))
+
+        options.emaDecay = 0.9
+        let averaged = try Finetuner(encoder: model.encoder, labels: names, options: options, pool: ThreadPool(threads: 2))
+        let p = averaged.trainer.parameters
+        // The average, recomputed here from the live parameters after every step.
+        var expected = Array(UnsafeBufferPointer(start: p.values, count: p.count)), live = expected, steps = 0
+        let reports = averaged.fit(sequences, labels: labels, eval: (sequences, labels), progress: { _ in
+            steps += 1
+            live = Array(UnsafeBufferPointer(start: p.values, count: p.count))
+            let d = min(Float(0.9), Float(1 + steps) / Float(10 + steps))
+            for i in expected.indices { expected[i] = d * expected[i] + (1 - d) * live[i] }
+        })
+        XCTAssertEqual(steps, 2 * 3)
+        // Training itself is untouched: the live parameters end where the run without an average ends,
+        // and each epoch's live eval is that run's eval.
+        XCTAssertEqual(live, plainEnd)
+        XCTAssertEqual(reports.map { $0.liveEval!.accuracy }, plainReports.map { $0.eval!.accuracy })
+        XCTAssertNil(plainReports[0].liveEval)
+        // The run ends on the average, which is not the last step's parameters.
+        let end = Array(UnsafeBufferPointer(start: p.values, count: p.count))
+        XCTAssertLessThanOrEqual(Tolerance.maxAbsDifference(end, expected), 1e-6)
+        XCTAssertGreaterThan(Tolerance.maxAbsDifference(end, live), 1e-3)
+        XCTAssertEqual(reports.last!.eval!.accuracy, averaged.evaluate(sequences, labels: labels).accuracy)
+
+        options.emaDecay = 1
+        XCTAssertThrowsError(try Finetuner(encoder: model.encoder, labels: names, options: options, pool: ThreadPool(threads: 1)))
+    }
 }

@@ -20,6 +20,9 @@ public struct FinetuneOptions: Sendable {
     public var headLearningRateMultiplier: Float = 1
     /// Label smoothing ε: each target is (1 − ε)·onehot + ε / labels (0: PEFT's recipe).
     public var labelSmoothing: Float = 0
+    /// Decay of an exponential moving average of the parameters (0: off). When on, evaluation, the best
+    /// epoch and the parameters the run ends with are the average's; the live parameters still train.
+    public var emaDecay: Float = 0
     public var weightDecay: Float = 0.01
     public var warmupRatio: Float = 0.06
     public var maxGradNorm: Float = 1
@@ -42,6 +45,8 @@ public struct EpochReport: Sendable {
     /// CPU time of the whole process during the epoch (all threads), to judge a shared machine's load.
     public var cpuSeconds: Double
     public var eval: ClassificationMetrics?
+    /// With an average of the parameters (`emaDecay`), the live parameters' eval, for comparison with `eval`.
+    public var liveEval: ClassificationMetrics?
     public var examplesPerSecond: Double { Double(examples) / max(wallSeconds, 1e-9) }
 }
 
@@ -69,6 +74,7 @@ public final class Finetuner {
     public init(encoder: BertEncoder, labels: [String], options: FinetuneOptions, pool: ThreadPool) throws {
         guard options.batch >= 1 else { throw ModelError.invalidInput("batch must be at least 1") }
         guard options.epochs >= 1 else { throw ModelError.invalidInput("epochs must be at least 1") }
+        guard options.emaDecay >= 0 && options.emaDecay < 1 else { throw ModelError.invalidInput("the EMA decay must be in [0, 1)") }
         self.labels = labels
         self.options = options
         trainer = try BertTrainer(encoder: encoder, labels: labels.count, targets: options.targets, rank: options.rank,
@@ -92,6 +98,9 @@ public final class Finetuner {
         let p = trainer.parameters
         var reports: [EpochReport] = []
         var sinceBest = 0
+        // The average starts at the initial parameters; its early steps are discounted as TensorFlow's
+        // ExponentialMovingAverage does (decay min(d, (1 + t) / (10 + t))), so it does not lag behind them.
+        var average = options.emaDecay > 0 ? p.snapshot() : []
         for epoch in 0..<options.epochs {
             // seeded shuffle (Fisher–Yates), one stream per epoch
             var order = Array(0..<sequences.count)
@@ -111,6 +120,10 @@ public final class Finetuner {
                 AdamW.clip(p.gradients, count: p.count, maxNorm: options.maxGradNorm)
                 let lr = AdamW.linearSchedule(base: options.learningRate, step: epoch * stepsPerEpoch + step, total: total, warmup: warmup)
                 optimizer.update(values: p.values, gradients: p.gradients, decay: p.decay, rate: p.rate, count: p.count, lr: lr)
+                if !average.isEmpty {
+                    let t = Float(epoch * stepsPerEpoch + step + 1)
+                    Self.accumulate(&average, p.values, decay: min(options.emaDecay, (1 + t) / (10 + t)))
+                }
                 lossSum += Double(loss) * Double(hi - lo)
                 seen += hi - lo
                 progress(StepProgress(epoch: epoch + 1, epochs: options.epochs, step: step + 1, steps: stepsPerEpoch,
@@ -119,6 +132,12 @@ public final class Finetuner {
             var report = EpochReport(epoch: epoch + 1, meanLoss: lossSum / Double(max(seen, 1)), examples: seen,
                                      wallSeconds: Date().timeIntervalSince(start), cpuSeconds: processCPUSeconds() - cpuStart)
             if let eval {
+                var live: [Float] = []
+                if !average.isEmpty {
+                    report.liveEval = evaluate(eval.sequences, labels: eval.labels)
+                    live = p.snapshot()
+                    p.restore(average)
+                }
                 let metrics = evaluate(eval.sequences, labels: eval.labels)
                 report.eval = metrics
                 if best == nil || metrics.accuracy > best!.accuracy {
@@ -127,6 +146,7 @@ public final class Finetuner {
                 } else {
                     sinceBest += 1
                 }
+                if !live.isEmpty { p.restore(live) }
             }
             reports.append(report)
             epochDone(report)
@@ -135,8 +155,28 @@ public final class Finetuner {
                 break
             }
         }
-        if let best, eval != nil, options.keepBestEpoch { p.restore(best.values) }
+        if let best, eval != nil, options.keepBestEpoch {
+            p.restore(best.values)
+        } else if !average.isEmpty {
+            p.restore(average)
+        }
         return reports
+    }
+
+    /// average ← decay · average + (1 − decay) · values.
+    static func accumulate(_ average: inout [Float], _ values: UnsafeMutablePointer<Float>, decay: Float) {
+        let keep = SIMD16<Float>(repeating: decay), take = SIMD16<Float>(repeating: 1 - decay)
+        average.withUnsafeMutableBufferPointer { a in
+            let n = a.count
+            var i = 0
+            while i + 16 <= n {
+                let v = UnsafeRawPointer(values + i).loadUnaligned(as: SIMD16<Float>.self)
+                let x = UnsafeRawPointer(a.baseAddress! + i).loadUnaligned(as: SIMD16<Float>.self)
+                UnsafeMutableRawPointer(a.baseAddress! + i).storeBytes(of: x * keep + v * take, as: SIMD16<Float>.self)
+                i += 16
+            }
+            while i < n { a[i] = decay * a[i] + (1 - decay) * values[i]; i += 1 }
+        }
     }
 
     /// The recipe of a soup of `members` finetuners trained with `options`: their ranks stacked, the same scale.
