@@ -6,7 +6,7 @@
 //   gelu              dy ·= GELU'(x) = Φ(x) + x·φ(x)
 //   selfAttention     dQ, dK, dV of softmax(scale·Q·Kᵀ)·V for one head of one sequence
 //   meanPool          every token row gets dPooled / rows
-//   softmaxCrossEntropy  mean loss over a batch and dLogits = (softmax − onehot) / batch
+//   softmaxCrossEntropy  mean loss over a batch and dLogits = (softmax − target) / batch
 import Foundation
 
 public enum Backward {
@@ -315,14 +315,18 @@ public enum Backward {
     }
 
     /// Mean cross-entropy of softmax(logits) [batch, classes] against `labels`, and its gradient
-    /// dLogits = (softmax − target) / batch. The target is the one-hot label, or with `smoothing` ε
-    /// (label smoothing) (1 − ε)·onehot + ε / classes. Returns the loss.
+    /// dLogits = (softmax − target) / batch. The target is the one-hot label; with `soft` rows (a
+    /// teacher's distribution, [batch, classes]) and their weight w, (1 − w)·onehot + w·soft; with
+    /// `smoothing` ε (label smoothing), (1 − ε) times that + ε / classes. Returns the loss.
     @discardableResult
     public static func softmaxCrossEntropy(_ logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, batch: Int,
-                                           classes: Int, smoothing: Float = 0, dLogits: UnsafeMutablePointer<Float>) -> Float {
+                                           classes: Int, smoothing: Float = 0, soft: UnsafePointer<Float>? = nil,
+                                           softWeight: Float = 0, dLogits: UnsafeMutablePointer<Float>) -> Float {
         if batch == 0 { return 0 }
         var loss = 0.0
         let invBatch = 1 / Float(batch), spread = smoothing / Float(classes)
+        let teacher = softWeight != 0 ? soft : nil
+        let hard = teacher == nil ? 1 - smoothing : (1 - smoothing) * (1 - softWeight), softScale = (1 - smoothing) * softWeight
         for b in 0..<batch {
             let row = logits + b * classes, g = dLogits + b * classes
             var m = -Float.infinity
@@ -332,14 +336,26 @@ public enum Backward {
             let label = Int(labels[b])
             // −Σ target·log p = log Σ exp − Σ target·logit.
             var targetLogit = row[label]
-            if smoothing != 0 {
-                var total: Float = 0
-                for c in 0..<classes { total += row[c] }
-                targetLogit = (1 - smoothing) * targetLogit + spread * total
+            if smoothing != 0 || teacher != nil {
+                targetLogit *= hard
+                if smoothing != 0 {
+                    var total: Float = 0
+                    for c in 0..<classes { total += row[c] }
+                    targetLogit += spread * total
+                }
+                if let teacher {
+                    let t = teacher + b * classes
+                    for c in 0..<classes { targetLogit += softScale * t[c] * row[c] }
+                }
             }
             loss += Double(Foundation.log(sum) + m - targetLogit)
             let inv = 1 / sum
-            for c in 0..<classes { g[c] = (g[c] * inv - ((c == label ? 1 - smoothing : 0) + spread)) * invBatch }
+            if let teacher {
+                let t = teacher + b * classes
+                for c in 0..<classes { g[c] = (g[c] * inv - ((c == label ? hard : 0) + spread + softScale * t[c])) * invBatch }
+            } else {
+                for c in 0..<classes { g[c] = (g[c] * inv - ((c == label ? hard : 0) + spread)) * invBatch }
+            }
         }
         return Float(loss / Double(batch))
     }
@@ -348,6 +364,7 @@ public enum Backward {
     @discardableResult
     public static func referenceSoftmaxCrossEntropy(_ logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
                                                     batch: Int, classes: Int, smoothing: Float = 0,
+                                                    soft: UnsafePointer<Float>? = nil, softWeight: Float = 0,
                                                     dLogits: UnsafeMutablePointer<Float>) -> Float {
         var loss = 0.0
         let eps = Double(smoothing)
@@ -358,7 +375,9 @@ public enum Backward {
             for c in 0..<classes { sum += exp(Double(logits[b * classes + c]) - m) }
             let label = Int(labels[b])
             for c in 0..<classes {
-                let target = (c == label ? 1 - eps : 0) + eps / Double(classes)
+                let w = soft == nil ? 0 : Double(softWeight)
+                let teacher = soft.map { Double($0[b * classes + c]) } ?? 0
+                let target = (1 - eps) * ((c == label ? 1 - w : 0) + w * teacher) + eps / Double(classes)
                 let logP = Double(logits[b * classes + c]) - m - log(sum)
                 loss -= target * logP
                 dLogits[b * classes + c] = Float((exp(logP) - target) / Double(batch))

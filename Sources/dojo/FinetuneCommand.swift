@@ -35,6 +35,9 @@ struct FinetuneCommand: ParsableCommand, LoggingCommand {
     @Option(help: "Label smoothing: each training target is (1 − ε)·onehot + ε / labels.") var labelSmoothing: Float = 0
     @Option(help: "Decay of an exponential moving average of the parameters, evaluated and written instead of the last step's (0: off; 0.99 averages over ~100 steps).")
     var ema: Float = 0
+    @Option(help: "Knowledge distillation: comma-separated classification adapter directories trained on the same labels; their mean probabilities for each training text enter its target with weight --distil.")
+    var teacher: String?
+    @Option(help: "With --teacher, the teacher's weight w in each training target, (1 − w)·onehot + w·teacher.") var distil: Float = 0.5
     @Option(help: "AdamW weight decay (decoupled; not on the head bias).") var weightDecay: Float = 0.01
     @Option(help: "Fraction of steps spent warming up.") var warmup: Float = 0.06
     @Option(help: "Examples per step.") var batch = 32
@@ -63,6 +66,7 @@ struct FinetuneCommand: ParsableCommand, LoggingCommand {
         guard headLr > 0 else { throw ValidationError("--head-lr must be positive") }
         guard labelSmoothing >= 0 && labelSmoothing < 1 else { throw ValidationError("--label-smoothing must be in [0, 1)") }
         guard ema >= 0 && ema < 1 else { throw ValidationError("--ema must be in [0, 1)") }
+        guard distil >= 0 && distil <= 1 else { throw ValidationError("--distil must be in [0, 1]") }
         guard maxLength >= 2 else { throw ValidationError("--max-length must be at least 2") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
@@ -130,12 +134,16 @@ struct FinetuneCommand: ParsableCommand, LoggingCommand {
         options.headLearningRateMultiplier = headLr
         options.labelSmoothing = labelSmoothing
         options.emaDecay = ema
+        options.distilWeight = distil
         options.batch = batch; options.maxLength = maxLength; options.seed = seed; options.patience = patience
         options.keepBestEpoch = keep == .best
         options.hiddenDropout = baseDropout ?? 0
         options.attentionDropout = baseDropout ?? 0
         let threadCount = threads ?? ThreadPool.defaultThreadCount
         let pool = ThreadPool(threads: threadCount)
+        let teachers = (teacher ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let teacherProbabilities = teachers.isEmpty ? nil
+            : try teacherProbabilities(teachers, texts: trainData.texts, labels: labels, encoder: encoder, maxLength: maxLength, pool: pool)
         func finetuner(_ options: FinetuneOptions) throws -> Finetuner {
             do {
                 return try Finetuner(encoder: encoder.encoder, labels: labels, options: options, pool: pool)
@@ -156,7 +164,7 @@ struct FinetuneCommand: ParsableCommand, LoggingCommand {
                  + "hidden \(options.hiddenDropout), attention \(options.attentionDropout)"
                  + (seeds > 1 ? "; soup member \(member + 1) of \(seeds), seed \(options.seed)" : ""))
             let bar = ProgressBar()
-            let reports = current.fit(trainSequences, labels: trainLabels, eval: evalSet, progress: { bar.update($0) }) { report in
+            let reports = current.fit(trainSequences, labels: trainLabels, teacher: teacherProbabilities, eval: evalSet, progress: { bar.update($0) }) { report in
                 bar.finish()
                 var line = String(format: "epoch %d/%d: loss %.4f, %.1f examples/s (%.1f s, CPU %.1f s)",
                                   report.epoch, epochs, report.meanLoss, report.examplesPerSecond, report.wallSeconds, report.cpuSeconds)
@@ -196,6 +204,10 @@ struct FinetuneCommand: ParsableCommand, LoggingCommand {
             "hidden_dropout": Double(options.hiddenDropout), "attention_dropout": Double(options.attentionDropout),
             "keep": keep.rawValue,
         ]
+        if !teachers.isEmpty {
+            extra["teachers"] = teachers
+            extra["distil_weight"] = Double(distil)
+        }
         if let soup {
             extra["soup_seeds"] = (0..<seeds).map { Int(seed) + $0 }
             extra["member_rank"] = rank
@@ -213,6 +225,35 @@ struct FinetuneCommand: ParsableCommand, LoggingCommand {
             throw CLIError(error.description)
         }
         note("wrote \(output)")
+    }
+
+    /// The teachers' mean probabilities for each text, in the order of `labels`, each text read as training reads it.
+    private func teacherProbabilities(_ directories: [String], texts: [String], labels: [String], encoder: SentenceEncoder,
+                                      maxLength: Int, pool: ThreadPool) throws -> [[Float]] {
+        let started = Date()
+        note("teacher: \(directories.count) adapter(s) reading the \(texts.count) training texts")
+        var mean = [[Float]](repeating: [Float](repeating: 0, count: labels.count), count: texts.count)
+        for directory in directories {
+            let classifier: AdapterClassifier
+            do {
+                classifier = try AdapterClassifier(model: encoder, adapterDirectory: URL(fileURLWithPath: directory), maxLength: maxLength)
+            } catch let error as ModelError {
+                throw CLIError(error.description)
+            }
+            guard Set(classifier.labels) == Set(labels) && classifier.labels.count == labels.count else {
+                let missing = Set(labels).subtracting(classifier.labels).sorted(), extra = Set(classifier.labels).subtracting(labels).sorted()
+                throw CLIError("\(directory): the teacher's labels are not the training labels (missing: "
+                    + (missing.isEmpty ? "none" : missing.prefix(5).joined(separator: ", ")) + "; not in the training data: "
+                    + (extra.isEmpty ? "none" : extra.prefix(5).joined(separator: ", ")) + "); use a teacher trained on these labels")
+            }
+            let column = labels.map { classifier.labels.firstIndex(of: $0)! }
+            let share = 1 / Float(directories.count)
+            for (i, p) in classifier.probabilities(texts, pool: pool).enumerated() {
+                for (j, k) in column.enumerated() { mean[i][j] += p[k] * share }
+            }
+        }
+        note(String(format: "teacher: done in %.1f s", Date().timeIntervalSince(started)))
+        return mean
     }
 
     private func reportSkipped(_ data: LabelledTexts, file: String) {

@@ -153,4 +153,52 @@ final class FinetuneCommandTests: XCTestCase {
         XCTAssertNotEqual(refused.status, 0)
         XCTAssertTrue(refused.stderr.contains("--seeds must be in 1...64"), refused.stderr)
     }
+
+    func weights(_ dir: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: dir + "/adapter_model.safetensors")) }
+
+    func testATeacherAdapterEntersTheTargetsWithItsWeight() throws {
+        let train = try write(toyLines(), "train.jsonl")
+        let teacher = directory.appendingPathComponent("teacher").path
+        XCTAssertEqual(try finetune(["--epochs", "2", "--lr", "0.01", "--seed", "1"], train: train, output: teacher).status, 0)
+        func student(_ name: String, _ extra: [String]) throws -> String {
+            let out = directory.appendingPathComponent(name).path
+            let result = try finetune(["--epochs", "2", "--seed", "3"] + extra, train: train, output: out)
+            XCTAssertEqual(result.status, 0, result.stderr)
+            return out
+        }
+        let plain = try student("plain", [])
+        let distilled = try student("distilled", ["--teacher", teacher + "," + teacher])
+        let weightless = try student("weightless", ["--teacher", teacher, "--distil", "0"])
+        XCTAssertNotEqual(try weights(distilled), try weights(plain))
+        XCTAssertEqual(try weights(weightless), try weights(plain))
+        let training = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: distilled + "/training.json"))) as! [String: Any]
+        XCTAssertEqual(training["teachers"] as? [String], [teacher, teacher])
+        XCTAssertEqual(training["distil_weight"] as? Double, 0.5)
+
+        // A teacher trained on other labels is refused, naming it and the labels that differ.
+        let other = try write(Self.toy.map { t, l in "{\"text\": \"\(t)\", \"label\": \"\(l == "notice" ? "term" : l)\"}" }, "other.jsonl")
+        let otherTeacher = directory.appendingPathComponent("other-teacher").path
+        XCTAssertEqual(try finetune(["--epochs", "1"], train: other, output: otherTeacher).status, 0)
+        let refused = try finetune(["--teacher", otherTeacher], train: train, output: directory.appendingPathComponent("refused").path)
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("\(otherTeacher): the teacher's labels are not the training labels (missing: notice; "
+                                              + "not in the training data: term)"), refused.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory.appendingPathComponent("refused").path))
+    }
+
+    func testAMovingAverageReportsTheLiveParametersBesideIt() throws {
+        let train = try write(toyLines(), "train.jsonl")
+        let out = directory.appendingPathComponent("ema").path
+        let result = try finetune(["--eval", train, "--epochs", "2", "--lr", "0.01", "--ema", "0.9", "--keep", "last"], train: train, output: out)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let lines = result.lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        XCTAssertEqual(lines.count, 2)
+        XCTAssertNotNil(lines[0]["live_eval_accuracy"] as? Double)
+        XCTAssertTrue(result.stderr.contains("(moving average; the live parameters: "), result.stderr)
+        let plain = directory.appendingPathComponent("plain").path
+        XCTAssertEqual(try finetune(["--eval", train, "--epochs", "2", "--lr", "0.01", "--keep", "last"], train: train, output: plain).status, 0)
+        XCTAssertNotEqual(try weights(out), try weights(plain))
+        let refused = try finetune(["--ema", "1"], train: train, output: directory.appendingPathComponent("none").path)
+        XCTAssertTrue(refused.stderr.contains("--ema must be in [0, 1)"), refused.stderr)
+    }
 }

@@ -301,4 +301,51 @@ final class BackwardTests: XCTestCase {
         XCTAssertEqual(grad[2], 0.25 - 0.925, accuracy: 1e-6)
         XCTAssertEqual(grad[0], 0.25 - 0.025, accuracy: 1e-6)
     }
+
+    func testSoftTargetsMatchReferenceAndFiniteDifferences() {
+        let batch = 3, classes = 5
+        let logits = randomFloats(batch * classes, seed: 63, in: -3...3)
+        let labels: [Int32] = [2, 0, 4]
+        // Each row a distribution, as a teacher's probabilities are.
+        var soft = randomFloats(batch * classes, seed: 64, in: 0.05...1)
+        for b in 0..<batch {
+            let total = soft[(b * classes)..<((b + 1) * classes)].reduce(0, +)
+            for c in 0..<classes { soft[b * classes + c] /= total }
+        }
+        for smoothing: Float in [0, 0.1] {
+            var grad = [Float](repeating: 0, count: batch * classes), ref = grad, scratch = grad
+            let loss = Backward.softmaxCrossEntropy(logits, labels: labels, batch: batch, classes: classes, smoothing: smoothing,
+                                                    soft: soft, softWeight: 0.4, dLogits: &grad)
+            let refLoss = Backward.referenceSoftmaxCrossEntropy(logits, labels: labels, batch: batch, classes: classes,
+                                                                smoothing: smoothing, soft: soft, softWeight: 0.4, dLogits: &ref)
+            XCTAssertEqual(loss, refLoss, accuracy: 1e-5)
+            XCTAssertLessThanOrEqual(Tolerance.maxAbsDifference(grad, ref), 1e-6)
+            assertClose(grad, numericGradient(logits) { l in
+                Double(Backward.referenceSoftmaxCrossEntropy(l, labels: labels, batch: batch, classes: classes, smoothing: smoothing,
+                                                             soft: soft, softWeight: 0.4, dLogits: &scratch))
+            }, "cross-entropy against soft targets, ε \(smoothing)")
+            for b in 0..<batch { XCTAssertEqual((0..<classes).reduce(Float(0)) { $0 + grad[b * classes + $1] }, 0, accuracy: 1e-6) }
+        }
+    }
+
+    func testSoftTargetsOfEqualLogitsAndTheirLimits() {
+        // Uniform logits: the loss is log 4 and the gradient p − target, target = 0.75·onehot + 0.25·soft.
+        let logits = [Float](repeating: 0.5, count: 4), soft: [Float] = [0.1, 0.2, 0.3, 0.4]
+        var grad = [Float](repeating: 0, count: 4)
+        let loss = Backward.softmaxCrossEntropy(logits, labels: [Int32(2)], batch: 1, classes: 4, soft: soft, softWeight: 0.25, dLogits: &grad)
+        XCTAssertEqual(loss, Float(log(4.0)), accuracy: 1e-6)
+        XCTAssertEqual(grad[2], 0.25 - (0.75 + 0.25 * 0.3), accuracy: 1e-6)
+        XCTAssertEqual(grad[0], 0.25 - 0.25 * 0.1, accuracy: 1e-6)
+        // A teacher that agrees with the one-hot label changes nothing; weight 0 ignores the teacher.
+        let l = randomFloats(8, seed: 65, in: -2...2), labels: [Int32] = [3, 1]
+        var plain = [Float](repeating: 0, count: 8), agreeing = plain, ignored = plain
+        let a = Backward.softmaxCrossEntropy(l, labels: labels, batch: 2, classes: 4, dLogits: &plain)
+        let b = Backward.softmaxCrossEntropy(l, labels: labels, batch: 2, classes: 4, soft: [0, 0, 0, 1, 0, 1, 0, 0], softWeight: 0.5,
+                                             dLogits: &agreeing)
+        let c = Backward.softmaxCrossEntropy(l, labels: labels, batch: 2, classes: 4, soft: soft + soft, softWeight: 0, dLogits: &ignored)
+        XCTAssertEqual(a, b, accuracy: 1e-6)
+        XCTAssertLessThanOrEqual(Tolerance.maxAbsDifference(plain, agreeing), 1e-7)
+        XCTAssertEqual(a, c)
+        XCTAssertEqual(plain, ignored)
+    }
 }

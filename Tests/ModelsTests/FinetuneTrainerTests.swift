@@ -359,4 +359,22 @@ final class FinetuneTrainerTests: XCTestCase {
         options.emaDecay = 1
         XCTAssertThrowsError(try Finetuner(encoder: model.encoder, labels: names, options: options, pool: ThreadPool(threads: 1)))
     }
+
+    func testATeacherThatAgreesWithTheLabelsChangesNothingAndAnotherDoes() throws {
+        let model = try model()
+        let (sequences, labels, names) = toy(model)
+        func trained(teacher: [[Float]]?) throws -> [Float] {
+            var options = FinetuneOptions()
+            options.batch = 4; options.epochs = 2; options.maxLength = 16; options.learningRate = 1e-2; options.distilWeight = 0.5
+            let f = try Finetuner(encoder: model.encoder, labels: names, options: options, pool: ThreadPool(threads: 2))
+            _ = f.fit(sequences, labels: labels, teacher: teacher)
+            let p = f.trainer.parameters
+            return Array(UnsafeBufferPointer(start: p.values, count: p.count))
+        }
+        let oneHot = labels.map { l in names.indices.map { $0 == Int(l) ? Float(1) : 0 } }
+        let plain = try trained(teacher: nil)
+        // (1 − w)·onehot + w·onehot is the one-hot target, bit for bit.
+        XCTAssertEqual(try trained(teacher: oneHot), plain)
+        XCTAssertGreaterThan(Tolerance.maxAbsDifference(try trained(teacher: labels.map { _ in [0.5, 0.5] }), plain), 1e-4)
+    }
 }

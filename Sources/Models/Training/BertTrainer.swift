@@ -25,6 +25,8 @@ public final class BertTrainer {
     public let hiddenDropout: Float, attentionDropout: Float
     /// Label smoothing ε of the cross-entropy (0 = one-hot targets).
     public let labelSmoothing: Float
+    /// Weight w of a teacher's probabilities in the target, (1 − w)·onehot + w·teacher, when a step is given them.
+    public let distilWeight: Float
     public let seed: UInt64
     public let pool: ThreadPool
     let state: TrainingState
@@ -57,7 +59,8 @@ public final class BertTrainer {
 
     public init(encoder: BertEncoder, labels: Int, targets: [String], rank: Int, alpha: Float, dropout: Float,
                 hiddenDropout: Float = 0, attentionDropout: Float = 0, headLearningRate: Float = 1,
-                labelSmoothing: Float = 0, batch: Int, maxLength: Int, seed: UInt64, pool: ThreadPool) throws {
+                labelSmoothing: Float = 0, distilWeight: Float = 0, batch: Int, maxLength: Int, seed: UInt64,
+                pool: ThreadPool) throws {
         guard rank >= 1, rank <= 256 else { throw ModelError.invalidInput("rank \(rank) is outside 1...256") }
         for (name, p) in [("dropout", dropout), ("hidden dropout", hiddenDropout), ("attention dropout", attentionDropout)]
         where !(p >= 0 && p < 1) {
@@ -69,6 +72,9 @@ public final class BertTrainer {
         guard labelSmoothing >= 0, labelSmoothing < 1 else {
             throw ModelError.invalidInput("label smoothing \(labelSmoothing) is outside [0, 1)")
         }
+        guard distilWeight >= 0, distilWeight <= 1 else {
+            throw ModelError.invalidInput("distillation weight \(distilWeight) is outside [0, 1]")
+        }
         guard labels >= 2 else { throw ModelError.invalidInput("a classifier needs at least 2 labels; found \(labels)") }
         guard maxLength >= 2, maxLength <= encoder.config.maxPositions else {
             throw ModelError.invalidInput("max length \(maxLength) is outside 2...\(encoder.config.maxPositions) (the model's positions)")
@@ -78,6 +84,7 @@ public final class BertTrainer {
         self.hiddenDropout = hiddenDropout
         self.attentionDropout = attentionDropout
         self.labelSmoothing = labelSmoothing
+        self.distilWeight = distilWeight
         self.seed = seed
         self.pool = pool
         let resolved = try Self.resolveTargets(targets, config: encoder.config)
@@ -96,8 +103,10 @@ public final class BertTrainer {
     // MARK: - Steps
 
     /// One forward and backward pass over a batch: leaves gradients in `parameters.gradients`, returns the mean loss.
-    public func computeGradients(_ sequences: ArraySlice<[Int32]>, labels: ArraySlice<Int32>) -> Float {
-        state.load(sequences, labels: labels)
+    /// `soft`, a teacher's probabilities per sequence (in label order), enter the target with weight `distilWeight`.
+    public func computeGradients(_ sequences: ArraySlice<[Int32]>, labels: ArraySlice<Int32>, soft: ArraySlice<[Float]>? = nil) -> Float {
+        precondition(soft.map { $0.count == sequences.count && $0.allSatisfy { $0.count == parameters.labels } } ?? true)
+        state.load(sequences, labels: labels, soft: soft)
         dropoutStep += 1
         forward(train: true)
         let loss = headForwardBackward()
@@ -272,7 +281,8 @@ public final class BertTrainer {
         headForward()
         let h = encoder.config.hiddenSize, c = parameters.labels, s = state.sequenceCount
         let loss = Backward.softmaxCrossEntropy(state.logits, labels: state.labels, batch: s, classes: c,
-                                                  smoothing: labelSmoothing, dLogits: state.dlogits)
+                                                  smoothing: labelSmoothing, soft: state.hasSoft ? state.soft : nil,
+                                                  softWeight: distilWeight, dLogits: state.dlogits)
         let g = parameters.gradients
         Gemm.matmulTransposedA(m: c, n: h, k: s, a: state.dlogits, lda: c, b: state.pooled, ldb: h,
                                c: g + parameters.headWeight, ldc: h, pool: pool)

@@ -23,6 +23,9 @@ public struct FinetuneOptions: Sendable {
     /// Decay of an exponential moving average of the parameters (0: off). When on, evaluation, the best
     /// epoch and the parameters the run ends with are the average's; the live parameters still train.
     public var emaDecay: Float = 0
+    /// Weight w of a teacher's probabilities in each training target, (1 − w)·onehot + w·teacher (knowledge
+    /// distillation); used when `fit` is given the teacher's probabilities.
+    public var distilWeight: Float = 0.5
     public var weightDecay: Float = 0.01
     public var warmupRatio: Float = 0.06
     public var maxGradNorm: Float = 1
@@ -81,16 +84,18 @@ public final class Finetuner {
                                   alpha: options.alpha, dropout: options.dropout, hiddenDropout: options.hiddenDropout,
                                   attentionDropout: options.attentionDropout,
                                   headLearningRate: options.headLearningRateMultiplier,
-                                  labelSmoothing: options.labelSmoothing, batch: options.batch,
+                                  labelSmoothing: options.labelSmoothing, distilWeight: options.distilWeight, batch: options.batch,
                                   maxLength: options.maxLength, seed: options.seed, pool: pool)
         optimizer = AdamW(parameters: trainer.parameters.count, learningRate: options.learningRate,
                           weightDecay: options.weightDecay)
     }
 
-    /// Trains on tokenised `sequences` with label ids; evaluates on `eval` after each epoch when given.
-    public func fit(_ sequences: [[Int32]], labels ids: [Int32], eval: (sequences: [[Int32]], labels: [Int32])? = nil,
+    /// Trains on tokenised `sequences` with label ids (and a teacher's probabilities for each, in label order,
+    /// when distilling); evaluates on `eval` after each epoch when given.
+    public func fit(_ sequences: [[Int32]], labels ids: [Int32], teacher: [[Float]]? = nil,
+                    eval: (sequences: [[Int32]], labels: [Int32])? = nil,
                     progress: (StepProgress) -> Void = { _ in }, epochDone: (EpochReport) -> Void = { _ in }) -> [EpochReport] {
-        precondition(sequences.count == ids.count && !sequences.isEmpty)
+        precondition(sequences.count == ids.count && !sequences.isEmpty && (teacher?.count ?? ids.count) == ids.count)
         let batch = options.batch
         let stepsPerEpoch = (sequences.count + batch - 1) / batch
         let total = stepsPerEpoch * options.epochs
@@ -112,7 +117,8 @@ public final class Finetuner {
                 let lo = step * batch, hi = min(lo + batch, order.count)
                 let batchSequences = order[lo..<hi].map { sequences[$0] }
                 let batchLabels = order[lo..<hi].map { ids[$0] }
-                let loss = trainer.computeGradients(batchSequences[...], labels: batchLabels[...])
+                let batchSoft = teacher.map { t in order[lo..<hi].map { t[$0] }[...] }
+                let loss = trainer.computeGradients(batchSequences[...], labels: batchLabels[...], soft: batchSoft)
                 guard loss.isFinite else {
                     diverged = (epoch + 1, step + 1)
                     return reports

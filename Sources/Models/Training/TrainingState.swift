@@ -36,6 +36,8 @@ final class TrainingState {
     let dbt: UnsafeMutablePointer<Float>                    // [rank, max(hidden, intermediate)]
     let pooled, dpooled: UnsafeMutablePointer<Float>        // [batchCapacity, hidden]
     let logits, dlogits: UnsafeMutablePointer<Float>        // [batchCapacity, labels]
+    let soft: UnsafeMutablePointer<Float>                   // [batchCapacity, labels], a teacher's probabilities
+    private(set) var hasSoft = false
     let attentionScratch: UnsafeMutablePointer<Float>       // [threads, attentionStride]
     let attentionStride: Int
 
@@ -75,6 +77,7 @@ final class TrainingState {
         dbt = floats(rank * max(h, inter))
         pooled = floats(batchCapacity * h); dpooled = floats(batchCapacity * h)
         logits = floats(batchCapacity * labelCount); dlogits = floats(batchCapacity * labelCount)
+        soft = floats(batchCapacity * labelCount)
         attentionStride = max(Attention.scratchCount(length: maxLength, headDim: headDim),
                               Backward.attentionScratchCount(length: maxLength, headDim: headDim))
         attentionScratch = floats(threads * attentionStride)
@@ -86,8 +89,9 @@ final class TrainingState {
         tokens.deallocate(); offsets.deallocate(); labels.deallocate()
     }
 
-    /// Packs up to `batchCapacity` sequences (each at most `maxLength` tokens) end to end.
-    func load(_ sequences: ArraySlice<[Int32]>, labels batchLabels: ArraySlice<Int32>?) {
+    /// Packs up to `batchCapacity` sequences (each at most `maxLength` tokens) end to end, with their
+    /// labels and, when distilling, the teacher's probabilities.
+    func load(_ sequences: ArraySlice<[Int32]>, labels batchLabels: ArraySlice<Int32>?, soft batchSoft: ArraySlice<[Float]>? = nil) {
         precondition(sequences.count <= batchCapacity, "batch larger than the state was sized for")
         var row = 0
         offsets[0] = 0
@@ -97,6 +101,10 @@ final class TrainingState {
             offsets[s + 1] = row
         }
         if let batchLabels { for (s, l) in batchLabels.enumerated() { labels[s] = l } }
+        hasSoft = batchSoft != nil
+        if let batchSoft {
+            for (s, row) in batchSoft.enumerated() { (soft + s * row.count).update(from: row, count: row.count) }
+        }
         tokenCount = row
         sequenceCount = sequences.count
     }
