@@ -248,9 +248,17 @@ struct FinetuneCommand: ParsableCommand, LoggingCommand {
             }
             let column = labels.map { classifier.labels.firstIndex(of: $0)! }
             let share = 1 / Float(directories.count)
-            for (i, p) in classifier.probabilities(texts, pool: pool).enumerated() {
-                for (j, k) in column.enumerated() { mean[i][j] += p[k] * share }
+            let progress = Progress(label: "teacher \(directory) read", unit: "texts")
+            var start = 0
+            while start < texts.count {
+                let end = min(start + 256, texts.count)
+                for (i, p) in classifier.probabilities(Array(texts[start..<end]), pool: pool).enumerated() {
+                    for (j, k) in column.enumerated() { mean[start + i][j] += p[k] * share }
+                }
+                start = end
+                progress.update(end)
             }
+            progress.finish(texts.count)
         }
         note(String(format: "teacher: done in %.1f s", Date().timeIntervalSince(started)))
         return mean
