@@ -38,6 +38,8 @@ struct FinetuneCommand: ParsableCommand, LoggingCommand {
     @Option(help: "Knowledge distillation: comma-separated classification adapter directories trained on the same labels; their mean probabilities for each training text enter its target with weight --distil.")
     var teacher: String?
     @Option(help: "With --teacher, the teacher's weight w in each training target, (1 − w)·onehot + w·teacher.") var distil: Float = 0.5
+    @Option(name: .customLong("init"), help: "Continue this classification adapter (a dojo finetune output, or a PEFT SEQ_CLS LoRA adapter of this model) instead of starting afresh: its LoRA pairs and head are where training starts, and its rank, alpha, targets and labels replace --rank, --alpha and --targets; every training label must be one of its labels. For a second stage on the target corpus after a first on a broader one.")
+    var initial: String?
     @Option(help: "AdamW weight decay (decoupled; not on the head bias).") var weightDecay: Float = 0.01
     @Option(help: "Fraction of steps spent warming up.") var warmup: Float = 0.06
     @Option(help: "Examples per step.") var batch = 32
@@ -88,7 +90,20 @@ struct FinetuneCommand: ParsableCommand, LoggingCommand {
             throw CLIError("\(train): no labelled examples (need one JSON object a line with \"\(textField)\" and \"\(labelField)\")")
         }
         let counts = trainData.labelCounts
-        let labels = counts.map(\.label)
+        var labels = counts.map(\.label)
+        let start: LoRAAdapter?
+        do { start = try initial.map { try LoRAAdapter(directory: URL(fileURLWithPath: $0)) } } catch let error as ModelError {
+            throw CLIError(error.description)
+        }
+        if let start, let initial {
+            let unknown = labels.filter { !start.labels.contains($0) }
+            guard !start.labels.isEmpty, unknown.isEmpty else {
+                throw CLIError("\(train): label(s) " + unknown.prefix(5).map { "'\($0)'" }.joined(separator: ", ")
+                    + " are not among the \(start.labels.count) of \(initial) (labels.json); continue an adapter trained on these labels, or drop those lines")
+            }
+            // The head keeps every label of the adapter, also those this data lacks.
+            labels = start.labels
+        }
         guard labels.count >= 2 else {
             throw CLIError("\(train): only one label ('\(labels[0])'); a classifier needs at least two")
         }
@@ -139,6 +154,11 @@ struct FinetuneCommand: ParsableCommand, LoggingCommand {
         options.keepBestEpoch = keep == .best
         options.hiddenDropout = baseDropout ?? 0
         options.attentionDropout = baseDropout ?? 0
+        if let start {
+            options.rank = start.config.r
+            options.alpha = start.config.loraAlpha
+            options.targets = start.config.targetModules
+        }
         let threadCount = threads ?? ThreadPool.defaultThreadCount
         let pool = ThreadPool(threads: threadCount)
         let teachers = (teacher ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
@@ -158,10 +178,14 @@ struct FinetuneCommand: ParsableCommand, LoggingCommand {
         for member in 0..<seeds {
             options.seed = seed + UInt64(member)
             let current = try finetuner(options)
+            if let start {
+                do { try current.start(from: start) } catch let error as ModelError { throw CLIError(error.description) }
+            }
             let p = current.trainer.parameters
-            note("training \(p.count) parameters (\(p.modules.count) LoRA modules, r \(rank), and a \(labels.count)-label head) "
+            note("training \(p.count) parameters (\(p.modules.count) LoRA modules, r \(options.rank), and a \(labels.count)-label head) "
                  + "on \(trainSequences.count) examples, \(epochs) epoch(s), batch \(batch), \(threadCount) thread(s); dropout: LoRA \(dropout), "
                  + "hidden \(options.hiddenDropout), attention \(options.attentionDropout)"
+                 + (initial.map { "; continuing \($0)" } ?? "")
                  + (seeds > 1 ? "; soup member \(member + 1) of \(seeds), seed \(options.seed)" : ""))
             let bar = ProgressBar()
             let reports = current.fit(trainSequences, labels: trainLabels, teacher: teacherProbabilities, eval: evalSet, progress: { bar.update($0) }) { report in
@@ -208,9 +232,10 @@ struct FinetuneCommand: ParsableCommand, LoggingCommand {
             extra["teachers"] = teachers
             extra["distil_weight"] = Double(distil)
         }
+        if let initial { extra["init"] = initial }
         if let soup {
             extra["soup_seeds"] = (0..<seeds).map { Int(seed) + $0 }
-            extra["member_rank"] = rank
+            extra["member_rank"] = options.rank
             if let evalSet {
                 let m = soup.evaluate(evalSet.sequences, labels: evalSet.labels)
                 note(String(format: "soup of %d: eval accuracy %.2f%%, macro-F1 %.3f (%d)", seeds, 100 * m.accuracy, m.macroF1, m.count))

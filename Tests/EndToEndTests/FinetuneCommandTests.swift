@@ -201,4 +201,38 @@ final class FinetuneCommandTests: XCTestCase {
         let refused = try finetune(["--ema", "1"], train: train, output: directory.appendingPathComponent("none").path)
         XCTAssertTrue(refused.stderr.contains("--ema must be in [0, 1)"), refused.stderr)
     }
+
+    func testInitContinuesAnAdapterWithItsRankTargetsAndLabels() throws {
+        let train = try write(toyLines(), "train.jsonl")
+        let stage1 = directory.appendingPathComponent("stage1").path
+        XCTAssertEqual(try finetune(["--epochs", "2", "--lr", "0.01", "--rank", "4", "--alpha", "4", "--targets", "query,key"],
+                                    train: train, output: stage1).status, 0)
+        // The second stage sees one label only; the head keeps both, and the adapter's rank and targets win over the flags.
+        let payments = try write(Array(toyLines().prefix(4)), "payments.jsonl")
+        let stage2 = directory.appendingPathComponent("stage2").path
+        let result = try finetune(["--init", stage1, "--epochs", "3", "--lr", "0.01", "--rank", "8"], train: payments, output: stage2)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stderr.contains("r 4, and a 2-label head) on 4 examples"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("continuing \(stage1)"), result.stderr)
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: stage2 + "/adapter_config.json"))) as! [String: Any]
+        XCTAssertEqual(config["r"] as? Int, 4)
+        XCTAssertEqual(config["lora_alpha"] as? Double, 4)
+        XCTAssertEqual(config["target_modules"] as? [String], ["query", "key"])
+        let labels = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: stage2 + "/labels.json"))) as! [String: Any]
+        XCTAssertEqual(labels["id2label"] as? [String: String], ["0": "notice", "1": "payment"])
+        let training = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: stage2 + "/training.json"))) as! [String: Any]
+        XCTAssertEqual(training["init"] as? String, stage1)
+        XCTAssertNotEqual(try weights(stage2), try weights(stage1))
+
+        // A label the adapter's head does not have is refused, naming it, the adapter and the fix.
+        let term = try write(["{\"text\": \"the term is one year\", \"label\": \"term\"}"] + toyLines(), "term.jsonl")
+        let refused = try finetune(["--init", stage1], train: term, output: directory.appendingPathComponent("refused").path)
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("label(s) 'term' are not among the 2 of \(stage1) (labels.json)"), refused.stderr)
+        let missing = try finetune(["--init", directory.appendingPathComponent("nowhere").path], train: train,
+                                   output: directory.appendingPathComponent("refused").path)
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.stderr.contains("adapter_config.json"), missing.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory.appendingPathComponent("refused").path))
+    }
 }

@@ -146,6 +146,45 @@ final class FinetuneTrainerTests: XCTestCase {
         XCTAssertEqual(classifier.predict(texts, pool: pool).map(\.label), finetuner.predict(sequences).map { names[Int($0.label)] })
     }
 
+    func testContinuingAWrittenAdapterStartsExactlyWhereItEndedAndTrainsOn() throws {
+        let model = try model()
+        let (sequences, labels, names) = toy(model)
+        let pool = ThreadPool(threads: 2)
+        var options = FinetuneOptions()
+        options.batch = 4; options.epochs = 2; options.maxLength = 16; options.learningRate = 1e-2
+        options.targets = ["query", "value"]; options.rank = 4; options.alpha = 8
+        let first = try Finetuner(encoder: model.encoder, labels: names, options: options, pool: pool)
+        _ = first.fit(sequences, labels: labels)
+        let out = directory.appendingPathComponent("stage1")
+        try AdapterWriter.write(first, baseModel: "tiny", to: out)
+        let adapter = try model.loadAdapter(out)
+
+        options.seed = 7
+        let second = try Finetuner(encoder: model.encoder, labels: names, options: options, pool: pool)
+        try second.start(from: adapter)
+        // Every LoRA value and the head are the written adapter's, bit for bit.
+        XCTAssertEqual(try AdapterWriter.weights(second.trainer.parameters), try AdapterWriter.weights(first.trainer.parameters))
+        let before = try AdapterWriter.weights(second.trainer.parameters)
+        _ = second.fit(Array(sequences.prefix(4)), labels: Array(labels.prefix(4)))
+        XCTAssertNotEqual(try AdapterWriter.weights(second.trainer.parameters), before, "training went on from the adapter")
+
+        // Another rank, other targets or other labels are refused, naming the file.
+        var other = options; other.rank = 2; other.alpha = 4
+        let wrongRank = try Finetuner(encoder: model.encoder, labels: names, options: other, pool: pool)
+        XCTAssertThrowsError(try wrongRank.start(from: adapter)) { error in
+            XCTAssertTrue("\(error)".contains("adapter_model.safetensors"), "\(error)")
+        }
+        other = options; other.targets = ["query", "key", "value"]
+        let wrongTargets = try Finetuner(encoder: model.encoder, labels: names, options: other, pool: pool)
+        XCTAssertThrowsError(try wrongTargets.start(from: adapter)) { error in
+            XCTAssertTrue("\(error)".contains("missing: encoder.layer.0.attention.self.key"), "\(error)")
+        }
+        let wrongLabels = try Finetuner(encoder: model.encoder, labels: names.reversed(), options: options, pool: pool)
+        XCTAssertThrowsError(try wrongLabels.start(from: adapter)) { error in
+            XCTAssertTrue("\(error)".contains("labels.json"), "\(error)")
+        }
+    }
+
     func testADivergingRunStopsAndSaysWhere() throws {
         let model = try model()
         let (sequences, labels, names) = toy(model)

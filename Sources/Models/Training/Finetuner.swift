@@ -90,6 +90,17 @@ public final class Finetuner {
                           weightDecay: options.weightDecay)
     }
 
+    /// Continues a trained classification adapter (its LoRA pairs and head) instead of starting from PEFT's
+    /// initialisation; its labels must be this finetuner's, in the same order, and its rank, alpha and targets
+    /// the options'.
+    public func start(from adapter: LoRAAdapter) throws {
+        guard adapter.labels == labels else {
+            throw ModelError.adapter(adapter.directory.appendingPathComponent("labels.json"),
+                                     "its labels (\(adapter.labels.count)) are not the \(labels.count) being trained, in order")
+        }
+        try trainer.parameters.load(from: adapter)
+    }
+
     /// Trains on tokenised `sequences` with label ids (and a teacher's probabilities for each, in label order,
     /// when distilling); evaluates on `eval` after each epoch when given.
     public func fit(_ sequences: [[Int32]], labels ids: [Int32], teacher: [[Float]]? = nil,

@@ -83,6 +83,44 @@ public final class TrainableParameters {
         saved.withUnsafeBufferPointer { values.update(from: $0.baseAddress!, count: count) }
     }
 
+    /// Starts from a trained classification adapter instead of PEFT's initialisation: its LoRA pairs (which
+    /// must be exactly these modules, this rank and scale) and its head (rows in this head's label order).
+    func load(from adapter: LoRAAdapter) throws {
+        let weights = adapter.directory.appendingPathComponent("adapter_model.safetensors")
+        let wanted = Set(modules.map(\.name)), present = Set(adapter.pairs.keys)
+        guard wanted == present else {
+            let missing = wanted.subtracting(present).sorted().prefix(3), extra = present.subtracting(wanted).sorted().prefix(3)
+            throw ModelError.adapter(weights, "its LoRA modules are not the ones being trained (missing: "
+                + (missing.isEmpty ? "none" : missing.joined(separator: ", ")) + "; extra: "
+                + (extra.isEmpty ? "none" : extra.joined(separator: ", ")) + "); continue it with its own target modules")
+        }
+        for m in modules {
+            let pair = adapter.pairs[m.name]!
+            guard pair.a.shape == [m.rank, m.inFeatures] else {
+                throw ModelError.adapterShape(weights, tensor: "\(m.name).lora_A.weight", expected: [m.rank, m.inFeatures], found: pair.a.shape)
+            }
+            guard pair.b.shape == [m.outFeatures, m.rank] else {
+                throw ModelError.adapterShape(weights, tensor: "\(m.name).lora_B.weight", expected: [m.outFeatures, m.rank], found: pair.b.shape)
+            }
+            guard abs(pair.scale - scale) <= 1e-6 * scale else {
+                throw ModelError.adapter(weights, "'\(m.name)' has scale \(pair.scale), not alpha / r = \(scale) (rank_pattern, alpha_pattern or rsLoRA); only a uniform scale can be continued")
+            }
+            (values + m.a).update(from: pair.a.pointer, count: m.rank * m.inFeatures)
+            (values + m.b).update(from: pair.b.pointer, count: m.outFeatures * m.rank)
+        }
+        guard let w = adapter.savedTensors["classifier.weight"], let b = adapter.savedTensors["classifier.bias"] else {
+            throw ModelError.adapter(weights, "has no classification head (classifier.weight and .bias in modules_to_save); only a SEQ_CLS adapter can be continued")
+        }
+        guard w.shape == [labels, hidden] else {
+            throw ModelError.adapterShape(weights, tensor: "classifier.weight", expected: [labels, hidden], found: w.shape)
+        }
+        guard b.shape == [labels] else {
+            throw ModelError.adapterShape(weights, tensor: "classifier.bias", expected: [labels], found: b.shape)
+        }
+        (values + headWeight).update(from: w.pointer, count: labels * hidden)
+        (values + headBias).update(from: b.pointer, count: labels)
+    }
+
     /// Puts `member` in as the `index`-th of `members` equal parts of a uniform average (a model soup).
     /// LoRA deltas average exactly when their ranks are stacked: with A = [A₁; …; Aₙ], B = [B₁ … Bₙ] / n
     /// and the members' scale, B·A = (B₁A₁ + … + BₙAₙ) / n, so this rank must be n × the members' rank
