@@ -96,8 +96,11 @@ struct FinetuneCommand: ParsableCommand, LoggingCommand {
             throw CLIError(error.description)
         }
         if let start, let initial {
+            guard !start.labels.isEmpty else {
+                throw CLIError("\(initial): no labels (labels.json or config.json id2label); only a classification adapter can be continued")
+            }
             let unknown = labels.filter { !start.labels.contains($0) }
-            guard !start.labels.isEmpty, unknown.isEmpty else {
+            guard unknown.isEmpty else {
                 throw CLIError("\(train): label(s) " + unknown.prefix(5).map { "'\($0)'" }.joined(separator: ", ")
                     + " are not among the \(start.labels.count) of \(initial) (labels.json); continue an adapter trained on these labels, or drop those lines")
             }
