@@ -146,13 +146,19 @@ final class FinetuneTrainerTests: XCTestCase {
         XCTAssertEqual(classifier.predict(texts, pool: pool).map(\.label), finetuner.predict(sequences).map { names[Int($0.label)] })
     }
 
+    /// Two epochs of rank-4 pairs on query and value at a learning rate the toy set moves under.
+    static func shortRunOptions() -> FinetuneOptions {
+        var options = FinetuneOptions()
+        options.batch = 4; options.epochs = 2; options.maxLength = 16; options.learningRate = 1e-2
+        options.targets = ["query", "value"]; options.rank = 4; options.alpha = 8
+        return options
+    }
+
     func testContinuingAWrittenAdapterStartsExactlyWhereItEndedAndTrainsOn() throws {
         let model = try model()
         let (sequences, labels, names) = toy(model)
         let pool = ThreadPool(threads: 2)
-        var options = FinetuneOptions()
-        options.batch = 4; options.epochs = 2; options.maxLength = 16; options.learningRate = 1e-2
-        options.targets = ["query", "value"]; options.rank = 4; options.alpha = 8
+        var options = Self.shortRunOptions()
         let first = try Finetuner(encoder: model.encoder, labels: names, options: options, pool: pool)
         _ = first.fit(sequences, labels: labels)
         let out = directory.appendingPathComponent("stage1")
@@ -291,9 +297,7 @@ final class FinetuneTrainerTests: XCTestCase {
         let model = try model()
         let (sequences, labels, names) = toy(model)
         let pool = ThreadPool(threads: 2)
-        var options = FinetuneOptions()
-        options.batch = 4; options.epochs = 2; options.maxLength = 16; options.learningRate = 1e-2
-        options.targets = ["query", "value"]; options.rank = 4; options.alpha = 8
+        var options = Self.shortRunOptions()
         func member(seed: UInt64) throws -> Finetuner {
             var o = options; o.seed = seed
             let f = try Finetuner(encoder: model.encoder, labels: names, options: o, pool: pool)
